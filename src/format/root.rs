@@ -1,0 +1,177 @@
+//! The root record: one 512-byte sector in one of two slots after the header.
+//! A commit writes a new root into the slot that does not hold the newest
+//! durable root; recovery takes the newest root whose checks hold.
+
+use super::{Hash16, MapRef, SECTOR, TableRef, get_hash, get_u64, hash16, put_hash, put_u64};
+use crate::error::{Error, Result, Structure};
+
+const MAGIC: &[u8; 8] = b"MPROOT01";
+const CHECKSUM_AT: usize = 496;
+
+/// Deepest tree a decoder accepts; deeper than any u64 id space needs.
+pub const MAX_DEPTH: u8 = 24;
+
+/// Byte offset of root slot `slot` (0 or 1).
+pub const fn root_slot_offset(slot: usize) -> u64 {
+    SECTOR * (1 + slot as u64)
+}
+
+/// Reference to the head of the pending-free list.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ChainRef {
+    /// Sector of the head page; 0 = empty list.
+    pub location: u64,
+    /// Version that wrote the head page.
+    pub written: u64,
+    /// blake3 of the head page, cut to 16 bytes.
+    pub checksum: Hash16,
+}
+
+impl ChainRef {
+    pub(crate) fn read(b: &[u8], at: usize) -> ChainRef {
+        ChainRef { location: get_u64(b, at), written: get_u64(b, at + 8), checksum: get_hash(b, at + 16) }
+    }
+
+    pub(crate) fn write(&self, b: &mut [u8], at: usize) {
+        put_u64(b, at, self.location);
+        put_u64(b, at + 8, self.written);
+        put_hash(b, at + 16, &self.checksum);
+    }
+}
+
+/// A decoded root record: everything that names one committed version.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Root {
+    /// The version this root commits (1, 2, 3, …; 0 is the empty store).
+    pub version: u64,
+    /// Commit time, nanoseconds since the Unix epoch.
+    pub commit_nanos: u64,
+    /// Every page this root reaches that was written at a version ≤ this one is
+    /// known to be on disk; recovery checks the others.
+    pub synced_through: u64,
+    /// File length this root's free map covers, in bytes (a multiple of the page size).
+    pub file_len: u64,
+    /// One past the largest id ever handed out.
+    pub next_id: u64,
+    /// Levels of the page table (0 = empty table).
+    pub table_depth: u8,
+    /// Levels of the free map (0 = no free sector).
+    pub map_depth: u8,
+    /// The page table's top node.
+    pub table: TableRef,
+    /// The free map's top node.
+    pub map: MapRef,
+    /// Newest page of the pending-free list.
+    pub pending: ChainRef,
+    /// Pending pages written at a version ≤ this are released; the walk stops there.
+    pub pending_floor: u64,
+    /// Sectors held by pending records (for statistics).
+    pub pending_sectors: u64,
+}
+
+impl Root {
+    /// Encodes the root as one sector.
+    pub fn encode(&self) -> [u8; SECTOR as usize] {
+        let mut b = [0u8; SECTOR as usize];
+        b[0..8].copy_from_slice(MAGIC);
+        put_u64(&mut b, 8, self.version);
+        put_u64(&mut b, 16, self.commit_nanos);
+        put_u64(&mut b, 24, self.synced_through);
+        put_u64(&mut b, 32, self.file_len);
+        put_u64(&mut b, 40, self.next_id);
+        b[48] = self.table_depth;
+        b[49] = self.map_depth;
+        self.table.write(&mut b, 56);
+        self.map.write(&mut b, 120);
+        self.pending.write(&mut b, 160);
+        put_u64(&mut b, 192, self.pending_floor);
+        put_u64(&mut b, 200, self.pending_sectors);
+        let sum = hash16(&b[..CHECKSUM_AT]);
+        put_hash(&mut b, CHECKSUM_AT, &sum);
+        b
+    }
+
+    /// Decodes a slot. `Ok(None)` for a slot never written (all zeros).
+    pub fn decode(b: &[u8], page_size: usize, offset: u64) -> Result<Option<Root>> {
+        let bad = |detail: String| Error::corrupt(Structure::Root, offset, detail);
+        let Some(b) = b.get(..SECTOR as usize) else { return Err(bad("root slot cut off by end of file".into())) };
+        if b.iter().all(|&x| x == 0) {
+            return Ok(None);
+        }
+        if &b[0..8] != MAGIC {
+            return Err(bad("bad magic".into()));
+        }
+        if hash16(&b[..CHECKSUM_AT]) != get_hash(b, CHECKSUM_AT) {
+            return Err(bad("checksum mismatch".into()));
+        }
+        if b[50..56].iter().chain(&b[208..CHECKSUM_AT]).any(|&x| x != 0) {
+            return Err(bad("reserved bytes are not zero".into()));
+        }
+        let root = Root {
+            version: get_u64(b, 8),
+            commit_nanos: get_u64(b, 16),
+            synced_through: get_u64(b, 24),
+            file_len: get_u64(b, 32),
+            next_id: get_u64(b, 40),
+            table_depth: b[48],
+            map_depth: b[49],
+            table: TableRef::read(b, 56),
+            map: MapRef::read(b, 120),
+            pending: ChainRef::read(b, 160),
+            pending_floor: get_u64(b, 192),
+            pending_sectors: get_u64(b, 200),
+        };
+        if root.table_depth > MAX_DEPTH || root.map_depth > MAX_DEPTH {
+            return Err(bad(format!("tree depth {}/{} too large", root.table_depth, root.map_depth)));
+        }
+        if root.file_len % page_size as u64 != 0 || root.file_len == 0 {
+            return Err(bad(format!("file length {} is not a positive multiple of the page size", root.file_len)));
+        }
+        if root.synced_through > root.version || root.pending_floor > root.version {
+            return Err(bad("synced_through or pending_floor beyond the version".into()));
+        }
+        if (root.table_depth == 0 && root.table.location != 0) || (root.map_depth == 0 && root.map.location != 0) {
+            return Err(bad("tree depth and top node disagree".into()));
+        }
+        Ok(Some(root))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Root {
+        Root {
+            version: 9,
+            commit_nanos: 5,
+            synced_through: 8,
+            file_len: 4096 * 10,
+            next_id: 3,
+            table_depth: 1,
+            map_depth: 1,
+            table: TableRef { location: 8, written: 9, max_birth: 9, live: 3, checksum: [1; 16], content: [2; 16] },
+            map: MapRef { location: 16, written: 9, free: 7, checksum: [3; 16] },
+            pending: ChainRef { location: 24, written: 9, checksum: [4; 16] },
+            pending_floor: 7,
+            pending_sectors: 16,
+        }
+    }
+
+    #[test]
+    fn root_round_trips() {
+        let b = sample().encode();
+        assert_eq!(Root::decode(&b, 4096, 512).unwrap(), Some(sample()));
+        assert_eq!(Root::decode(&[0u8; 512], 4096, 512).unwrap(), None);
+    }
+
+    #[test]
+    fn hostile_file_root_every_flipped_byte_is_rejected() {
+        let good = sample().encode();
+        for i in 0..good.len() {
+            let mut b = good;
+            b[i] ^= 0x01;
+            assert!(Root::decode(&b, 4096, 512).is_err(), "flip at {i} accepted");
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! Sizes that follow from the page size: fanouts and the ids or sectors a node
+//! at each level covers.
+
+use crate::format::{MapNode, SECTOR, TableNode, meta_pages};
+
+/// Deepest tree built or read.
+pub(crate) const MAX_LEVELS: usize = 24;
+
+/// Derived sizes for one page size.
+#[derive(Clone, Debug)]
+pub(crate) struct Geometry {
+    pub page_size: usize,
+    /// Sectors per page.
+    pub spp: u64,
+    pub leaf_fanout: u64,
+    pub internal_fanout: u64,
+    /// Ids covered by a table node at each level (saturating at u64::MAX).
+    pub id_cover: [u64; MAX_LEVELS],
+    pub map_fanout: u64,
+    /// Sectors covered by a free-map node at each level (saturating).
+    pub sector_cover: [u64; MAX_LEVELS],
+    /// First sector after the header and root slots.
+    pub first_data_sector: u64,
+}
+
+impl Geometry {
+    pub fn new(page_size: usize) -> Geometry {
+        let leaf_fanout = TableNode::leaf_fanout(page_size);
+        let internal_fanout = TableNode::internal_fanout(page_size);
+        let map_fanout = MapNode::fanout(page_size);
+        let mut id_cover = [0u64; MAX_LEVELS];
+        let mut sector_cover = [0u64; MAX_LEVELS];
+        id_cover[0] = leaf_fanout;
+        sector_cover[0] = MapNode::sectors_per_leaf(page_size);
+        for l in 1..MAX_LEVELS {
+            id_cover[l] = id_cover[l - 1].saturating_mul(internal_fanout);
+            sector_cover[l] = sector_cover[l - 1].saturating_mul(map_fanout);
+        }
+        let spp = page_size as u64 / SECTOR;
+        Geometry {
+            page_size,
+            spp,
+            leaf_fanout,
+            internal_fanout,
+            id_cover,
+            map_fanout,
+            sector_cover,
+            first_data_sector: meta_pages(page_size) * spp,
+        }
+    }
+
+    /// Table depth needed for ids below `next_id` (0 for none).
+    pub fn table_depth_for(&self, next_id: u64) -> u8 {
+        if next_id == 0 {
+            return 0;
+        }
+        (0..MAX_LEVELS).find(|&l| self.id_cover[l] >= next_id).map_or(MAX_LEVELS as u8, |l| l as u8 + 1)
+    }
+
+    /// Free-map depth needed to cover `sectors` sectors (0 for none).
+    pub fn map_depth_for(&self, sectors: u64) -> u8 {
+        if sectors == 0 {
+            return 0;
+        }
+        (0..MAX_LEVELS).find(|&l| self.sector_cover[l] >= sectors).map_or(MAX_LEVELS as u8, |l| l as u8 + 1)
+    }
+
+    /// Ids a table of `depth` levels can hold.
+    pub fn id_capacity(&self, depth: u8) -> u64 {
+        if depth == 0 { 0 } else { self.id_cover[depth as usize - 1] }
+    }
+
+    /// Sectors a free map of `depth` levels covers.
+    pub fn sector_capacity(&self, depth: u8) -> u64 {
+        if depth == 0 { 0 } else { self.sector_cover[depth as usize - 1] }
+    }
+}

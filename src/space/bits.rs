@@ -1,0 +1,65 @@
+//! Bit operations on free-map leaves (bit set = sector in use, LSB first).
+
+/// Sets (`used`) or clears bits `[from, to)`.
+pub(crate) fn set_range(bits: &mut [u8], from: u64, to: u64, used: bool) {
+    let (mut i, to) = (from as usize, to as usize);
+    while i < to {
+        if i % 8 == 0 && i + 8 <= to {
+            let whole = (to - i) / 8;
+            bits[i / 8..i / 8 + whole].fill(if used { 0xFF } else { 0 });
+            i += whole * 8;
+            continue;
+        }
+        let mask = 1u8 << (i % 8);
+        if used {
+            bits[i / 8] |= mask;
+        } else {
+            bits[i / 8] &= !mask;
+        }
+        i += 1;
+    }
+}
+
+/// Zero bits in `bits`.
+pub(crate) fn count_free(bits: &[u8]) -> u64 {
+    bits.iter().map(|b| b.count_zeros() as u64).sum()
+}
+
+/// True when every bit of `[from, from + n)` is clear.
+pub(crate) fn all_free(bits: &[u8], from: u64, n: u64) -> bool {
+    let (from, n) = (from as usize, n as usize);
+    if from % 8 == 0 && n % 8 == 0 {
+        return bits[from / 8..(from + n) / 8].iter().all(|&b| b == 0);
+    }
+    (from..from + n).all(|i| bits[i / 8] & (1 << (i % 8)) == 0)
+}
+
+/// First `k ≥ start` with `k < count` such that the `unit` bits of page `k` are clear.
+pub(crate) fn first_free_unit(bits: &[u8], start: u64, count: u64, unit: u64) -> Option<u64> {
+    if unit == 8 {
+        let s = start as usize;
+        return bits[s..count as usize].iter().position(|&b| b == 0).map(|p| (s + p) as u64);
+    }
+    (start..count).find(|&k| all_free(bits, k * unit, unit))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_set_and_clear() {
+        let mut b = vec![0u8; 8];
+        set_range(&mut b, 3, 45, true);
+        assert_eq!(count_free(&b), 64 - 42);
+        assert!(all_free(&b, 0, 3));
+        assert!(!all_free(&b, 0, 4));
+        assert!(all_free(&b, 45, 19));
+        set_range(&mut b, 8, 16, false);
+        assert!(all_free(&b, 8, 8));
+        assert_eq!(first_free_unit(&b, 0, 8, 8), Some(1));
+        assert_eq!(first_free_unit(&b, 2, 8, 8), Some(6));
+        assert_eq!(first_free_unit(&b, 0, 32, 2), Some(0));
+        assert_eq!(first_free_unit(&b, 1, 32, 2), Some(4));
+    }
+}

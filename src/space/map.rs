@@ -1,0 +1,317 @@
+//! The writer's working copy of the free map: committed leaves are read through
+//! the mapping, changed leaves are copied into memory, and a commit writes the
+//! changed leaves and their ancestors to newly allocated pages.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use super::bits;
+use crate::error::{Error, Result, Structure};
+use crate::format::{MAP_MAGIC, MapNode, MapRef, NODE_HEADER, NodeHeader, SECTOR, hash16};
+use crate::geometry::Geometry;
+use crate::storage::PageReader;
+use crate::table::Batch;
+
+/// Smallest growth step, in bytes.
+const MIN_GROW: u64 = 1 << 20;
+
+struct DirtyLeaf {
+    bits: Box<[u8]>,
+    free: u64,
+}
+
+/// The free map as one write transaction sees and changes it.
+pub(crate) struct SpaceMap<'a> {
+    reader: PageReader<'a>,
+    geo: &'a Geometry,
+    base: MapRef,
+    base_depth: u8,
+    /// Sectors in the file as this transaction sees it (grows on demand).
+    pub file_sectors: u64,
+    dirty: BTreeMap<u64, DirtyLeaf>,
+    /// Next-fit hint: allocation starts looking here.
+    pub cursor: u64,
+    /// Upper bound on the file's length, in sectors.
+    max_sectors: u64,
+}
+
+/// Reads a committed free-map node and checks its header.
+pub(crate) fn read_map_node<'a>(reader: &PageReader<'a>, r: &MapRef, level: usize, first: u64) -> Result<&'a [u8]> {
+    let page = reader.page(r.location, Structure::FreeMap)?;
+    let h = NodeHeader::read(page);
+    if h.magic != MAP_MAGIC || h.level as usize != level || h.first != first || h.written != r.written {
+        return Err(Error::corrupt(
+            Structure::FreeMap,
+            r.location * SECTOR,
+            format!("node header level {}/first {}/written {} where {level}/{first}/{} was expected", h.level, h.first, h.written, r.written),
+        ));
+    }
+    Ok(page)
+}
+
+impl<'a> SpaceMap<'a> {
+    pub fn new(reader: PageReader<'a>, geo: &'a Geometry, base: MapRef, base_depth: u8, file_sectors: u64, cursor: u64, max_sectors: u64) -> SpaceMap<'a> {
+        SpaceMap { reader, geo, base, base_depth, file_sectors, dirty: BTreeMap::new(), cursor, max_sectors }
+    }
+
+    fn spl(&self) -> u64 {
+        self.geo.sector_cover[0]
+    }
+
+    /// The committed reference of node (`level`, `index`), or an absent one.
+    fn committed_ref(&self, level: usize, index: u64) -> Result<MapRef> {
+        if self.base_depth == 0 || level >= self.base_depth as usize {
+            return Ok(MapRef::default());
+        }
+        let top_level = self.base_depth as usize - 1;
+        let target_first = index.saturating_mul(self.geo.sector_cover[level]);
+        if target_first >= self.geo.sector_cover[top_level] {
+            return Ok(MapRef::default());
+        }
+        let (mut r, mut l, mut first) = (self.base, top_level, 0u64);
+        while l > level {
+            if r.location == 0 {
+                return Ok(MapRef::default());
+            }
+            let page = read_map_node(&self.reader, &r, l, first)?;
+            let span = self.geo.sector_cover[l - 1];
+            let j = (target_first - first) / span;
+            first += j * span;
+            r = MapNode::child(page, j as usize);
+            l -= 1;
+        }
+        Ok(r)
+    }
+
+    /// Free sectors in leaf `index` as this transaction sees it.
+    fn leaf_free(&self, index: u64) -> Result<u64> {
+        match self.dirty.get(&index) {
+            Some(d) => Ok(d.free),
+            None => Ok(self.committed_ref(0, index)?.free),
+        }
+    }
+
+    /// Leaf `index`, copied into the dirty set on first use.
+    fn leaf_mut(&mut self, index: u64) -> Result<&mut DirtyLeaf> {
+        if !self.dirty.contains_key(&index) {
+            let r = self.committed_ref(0, index)?;
+            let len = self.geo.page_size - NODE_HEADER;
+            let bits: Box<[u8]> = if r.location == 0 {
+                vec![0xFFu8; len].into_boxed_slice()
+            } else {
+                let page = read_map_node(&self.reader, &r, 0, index * self.spl())?;
+                MapNode::bits(page).into()
+            };
+            let free = bits::count_free(&bits);
+            self.dirty.insert(index, DirtyLeaf { bits, free });
+        }
+        Ok(self.dirty.get_mut(&index).expect("inserted above"))
+    }
+
+    fn set(&mut self, start: u64, sectors: u64, used: bool) -> Result<()> {
+        let spl = self.spl();
+        let (mut s, end) = (start, start + sectors);
+        while s < end {
+            let index = s / spl;
+            let leaf_end = ((index + 1) * spl).min(end);
+            let leaf = self.leaf_mut(index)?;
+            bits::set_range(&mut leaf.bits, s - index * spl, leaf_end - index * spl, used);
+            leaf.free = bits::count_free(&leaf.bits);
+            s = leaf_end;
+        }
+        Ok(())
+    }
+
+    /// Returns an extent to the free map.
+    pub fn release(&mut self, start: u64, sectors: u64) -> Result<()> {
+        let end = start.checked_add(sectors).filter(|&e| e <= self.file_sectors);
+        if start < self.geo.first_data_sector || end.is_none() {
+            return Err(Error::corrupt(Structure::PendingList, start * SECTOR, format!("pending extent {start}+{sectors} lies outside the file")));
+        }
+        self.set(start, sectors, false)
+    }
+
+    /// Allocates one page.
+    pub fn alloc_page(&mut self) -> Result<u64> {
+        Ok(self.alloc_run(1)?.0)
+    }
+
+    /// Allocates between 1 and `max_pages` contiguous pages; returns the first
+    /// sector and the number of pages.
+    pub fn alloc_run(&mut self, max_pages: u64) -> Result<(u64, u64)> {
+        let start = self.cursor.max(self.geo.first_data_sector);
+        let found = match self.find_free(start)? {
+            Some(s) => Some(s),
+            None => self.find_free(self.geo.first_data_sector)?,
+        };
+        let first = match found {
+            Some(s) => s,
+            None => {
+                let old_end = self.file_sectors;
+                self.grow(max_pages * self.geo.spp)?;
+                old_end
+            }
+        };
+        // Extend the run while the following pages are free, inside one leaf.
+        let spp = self.geo.spp;
+        let spl = self.spl();
+        let leaf_index = first / spl;
+        let leaf_end = ((leaf_index + 1) * spl).min(self.file_sectors);
+        let mut pages = 1;
+        {
+            let leaf = self.leaf_mut(leaf_index)?;
+            while pages < max_pages {
+                let next = first + pages * spp;
+                if next + spp > leaf_end || !bits::all_free(&leaf.bits, next - leaf_index * spl, spp) {
+                    break;
+                }
+                pages += 1;
+            }
+        }
+        self.set(first, pages * spp, true)?;
+        self.cursor = first + pages * spp;
+        Ok((first, pages))
+    }
+
+    /// First free page-aligned sector at or after `from`.
+    fn find_free(&mut self, from: u64) -> Result<Option<u64>> {
+        let spl = self.spl();
+        let spp = self.geo.spp;
+        let from = from.div_ceil(spp) * spp;
+        let last_leaf = self.file_sectors.div_ceil(spl);
+        let mut index = from / spl;
+        while index < last_leaf {
+            if self.leaf_free(index)? >= spp {
+                let leaf_start = index * spl;
+                let start_unit = from.saturating_sub(leaf_start) / spp;
+                let units = (self.file_sectors.min(leaf_start + spl) - leaf_start) / spp;
+                let leaf = self.leaf_mut(index)?;
+                if let Some(k) = bits::first_free_unit(&leaf.bits, start_unit, units, spp) {
+                    return Ok(Some(leaf_start + k * spp));
+                }
+            }
+            index += 1;
+        }
+        Ok(None)
+    }
+
+    /// Grows the file by at least `sectors` and marks the new sectors free.
+    fn grow(&mut self, sectors: u64) -> Result<()> {
+        let old = self.file_sectors;
+        let step = sectors.max(old / 4).max(MIN_GROW / SECTOR);
+        let new = (old + step).div_ceil(self.geo.spp) * self.geo.spp;
+        if new > self.max_sectors {
+            return Err(Error::Full("the file would exceed its maximum length"));
+        }
+        self.file_sectors = new;
+        self.set(old, new - old, false)
+    }
+
+    /// Writes the changed parts of the free map. Allocating pages for them (and
+    /// for `extra_pages(frees)` further pages the caller needs, such as the
+    /// pending list) changes the map again, so allocation repeats until every
+    /// changed node has a place. Returns the new top, its depth and the extra pages.
+    pub fn commit(&mut self, batch: &mut Batch, extra_pages: impl Fn(usize) -> usize) -> Result<(MapRef, u8, Vec<u64>)> {
+        let mut placed: HashMap<(usize, u64), u64> = HashMap::new();
+        let mut extra = Vec::new();
+        let mut depth;
+        loop {
+            let mut progress = false;
+            depth = self.geo.map_depth_for(self.file_sectors);
+            for key in self.dirty_nodes(depth) {
+                if let std::collections::hash_map::Entry::Vacant(slot) = placed.entry(key) {
+                    slot.insert(0);
+                    let old = self.committed_ref(key.0, key.1)?;
+                    batch.free_page(old.location, old.written, self.geo.spp);
+                    let loc = self.alloc_page()?;
+                    placed.insert(key, loc);
+                    progress = true;
+                }
+            }
+            while extra.len() < extra_pages(batch.frees.len()) {
+                extra.push(self.alloc_page()?);
+                progress = true;
+            }
+            if !progress && depth == self.geo.map_depth_for(self.file_sectors) {
+                break;
+            }
+        }
+        if depth == 0 || self.dirty.is_empty() {
+            return Ok((self.base, self.base_depth, extra));
+        }
+        let mut level_refs: BTreeMap<u64, MapRef> = BTreeMap::new();
+        for (&index, leaf) in &self.dirty {
+            let mut page = vec![0u8; self.geo.page_size].into_boxed_slice();
+            MapNode::init(&mut page, 0, batch.version, index * self.spl());
+            MapNode::bits_mut(&mut page).copy_from_slice(&leaf.bits);
+            let location = placed[&(0, index)];
+            let r = MapRef { location, written: batch.version, free: leaf.free, checksum: hash16(&page) };
+            batch.writes.push((location, page));
+            level_refs.insert(index, r);
+        }
+        for level in 1..depth as usize {
+            let fan = self.geo.map_fanout;
+            let mut parents: BTreeMap<u64, MapRef> = BTreeMap::new();
+            let parent_indexes: BTreeSet<u64> = level_refs.keys().map(|i| i / fan).collect();
+            for p in parent_indexes {
+                let mut page = vec![0u8; self.geo.page_size].into_boxed_slice();
+                let old = self.committed_ref(level, p)?;
+                if old.location != 0 {
+                    page.copy_from_slice(read_map_node(&self.reader, &old, level, p * self.geo.sector_cover[level])?);
+                } else {
+                    for j in 0..fan {
+                        let child = self.committed_ref(level - 1, p * fan + j)?;
+                        MapNode::set_child(&mut page, j as usize, &child);
+                    }
+                }
+                MapNode::init(&mut page, level as u8, batch.version, p * self.geo.sector_cover[level]);
+                for (&i, r) in level_refs.range(p * fan..(p + 1) * fan) {
+                    MapNode::set_child(&mut page, (i - p * fan) as usize, r);
+                }
+                let free = (0..fan as usize).map(|j| MapNode::child(&page, j).free).sum();
+                let location = placed[&(level, p)];
+                let r = MapRef { location, written: batch.version, free, checksum: hash16(&page) };
+                batch.writes.push((location, page));
+                parents.insert(p, r);
+            }
+            level_refs = parents;
+        }
+        let top = level_refs.get(&0).copied().ok_or_else(|| Error::corrupt(Structure::FreeMap, 0, "free-map top missing after commit"))?;
+        Ok((top, depth, extra))
+    }
+
+    /// Changed leaves and all their ancestors, as (level, index).
+    fn dirty_nodes(&self, depth: u8) -> BTreeSet<(usize, u64)> {
+        let mut out = BTreeSet::new();
+        let fan = self.geo.map_fanout;
+        for &leaf in self.dirty.keys() {
+            let mut index = leaf;
+            for level in 0..depth as usize {
+                out.insert((level, index));
+                index /= fan;
+            }
+        }
+        out
+    }
+}
+
+/// True when every sector of `[start, start + sectors)` is marked in use in the
+/// committed free map of `root`.
+pub(crate) fn bits_in_use(reader: &PageReader<'_>, geo: &Geometry, root: &crate::format::Root, start: u64, sectors: u64) -> Result<bool> {
+    let map = SpaceMap::new(*reader, geo, root.map, root.map_depth, root.file_len / SECTOR, 0, u64::MAX);
+    let spl = geo.sector_cover[0];
+    let mut s = start;
+    while s < start + sectors {
+        let index = s / spl;
+        let end = ((index + 1) * spl).min(start + sectors);
+        let r = map.committed_ref(0, index)?;
+        if r.location != 0 {
+            let page = read_map_node(reader, &r, 0, index * spl)?;
+            let b = MapNode::bits(page);
+            if ((s - index * spl)..(end - index * spl)).any(|i| b[(i / 8) as usize] & (1 << (i % 8)) == 0) {
+                return Ok(false);
+            }
+        }
+        s = end;
+    }
+    Ok(true)
+}

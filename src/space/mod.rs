@@ -1,0 +1,10 @@
+//! Space management: which sectors are free (the persisted free map), which
+//! are pending (freed, but perhaps still read), and allocation.
+
+mod bits;
+mod map;
+mod pending;
+
+pub(crate) use bits::count_free;
+pub(crate) use map::{SpaceMap, bits_in_use, read_map_node};
+pub(crate) use pending::{PendingGroup, encode_chain, load_chain};

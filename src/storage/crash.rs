@@ -1,0 +1,307 @@
+//! A storage that models power cuts and failing I/O, for tests and fuzzing.
+//!
+//! It keeps a *live* image (what the running program reads) and a *durable* image
+//! (what survives a power cut: advanced only by `sync`). Every write and grow since
+//! the last sync is remembered; [`CrashControl::crash`] builds the image a reboot
+//! would find: the durable image plus each unsynced operation applied whole,
+//! dropped, or torn at 512-byte granularity, as the [`TearPattern`] decides.
+
+use std::io;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::memory::DEFAULT_MEMORY_CAPACITY;
+use super::{MemoryStorage, RawView, Storage};
+
+/// Granularity of torn writes.
+pub const TEAR_UNIT: usize = 512;
+
+/// Which operation to fail, counted from 0 over the storage's life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// The power goes out at operation `n` (writes, grows and syncs counted
+    /// together): it and every later operation fail and have no effect.
+    PowerCutAt(u64),
+    /// The `n`-th write fails (once) with an I/O error and has no effect.
+    FailWrite(u64),
+    /// The `n`-th sync fails (once); what it should have made durable stays volatile.
+    FailSync(u64),
+    /// The `n`-th grow fails (once) as a full disk would.
+    FailGrow(u64),
+}
+
+/// How a simulated power cut treats writes and grows that were not synced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TearPattern {
+    /// Every unsynced operation reached the disk.
+    KeepAll,
+    /// No unsynced operation reached the disk.
+    DropAll,
+    /// Each unsynced operation is kept, dropped or torn (each 512-byte unit kept or
+    /// not), chosen by a generator seeded with this value.
+    Seeded(u64),
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Write { offset: u64, data: Vec<u8> },
+    Grow { len: u64 },
+}
+
+struct State {
+    durable: Vec<u8>,
+    unsynced: Vec<Op>,
+    ops: u64,
+    writes: u64,
+    syncs: u64,
+    grows: u64,
+    fault: Option<Fault>,
+    powered_off: bool,
+}
+
+/// Counts of operations seen by a [`CrashStorage`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OpCounts {
+    /// Writes, grows and syncs together (the index space of [`Fault::PowerCutAt`]).
+    pub ops: u64,
+    /// Writes.
+    pub writes: u64,
+    /// Syncs.
+    pub syncs: u64,
+    /// Grows.
+    pub grows: u64,
+}
+
+/// The crash-simulating storage. Hand it to a store; keep its [`CrashControl`]
+/// (from [`CrashStorage::control`]) to inject faults and to crash it.
+pub struct CrashStorage {
+    live: MemoryStorage,
+    state: Arc<Mutex<State>>,
+}
+
+/// The test's handle on a [`CrashStorage`]: it can schedule faults and build
+/// post-crash images, but cannot write.
+#[derive(Clone)]
+pub struct CrashControl {
+    state: Arc<Mutex<State>>,
+    capacity: usize,
+}
+
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl CrashStorage {
+    /// An empty storage with the default capacity.
+    pub fn new() -> io::Result<CrashStorage> {
+        CrashStorage::from_image(&[], DEFAULT_MEMORY_CAPACITY)
+    }
+
+    /// A storage whose live and durable images both hold `image`.
+    pub fn from_image(image: &[u8], capacity: usize) -> io::Result<CrashStorage> {
+        let state = State {
+            durable: image.to_vec(),
+            unsynced: Vec::new(),
+            ops: 0,
+            writes: 0,
+            syncs: 0,
+            grows: 0,
+            fault: None,
+            powered_off: false,
+        };
+        Ok(CrashStorage {
+            live: MemoryStorage::from_bytes(image, capacity)?,
+            state: Arc::new(Mutex::new(state)),
+        })
+    }
+
+    /// The handle for faults and crashes.
+    pub fn control(&self) -> CrashControl {
+        CrashControl { state: Arc::clone(&self.state), capacity: DEFAULT_MEMORY_CAPACITY }
+    }
+
+    /// Checks the fault plan for the next operation; `Err` means it fails.
+    fn admit(&self, kind: OpKind) -> io::Result<()> {
+        let mut st = lock(&self.state);
+        if st.powered_off {
+            return Err(power_off());
+        }
+        let op = st.ops;
+        st.ops += 1;
+        let nth = match kind {
+            OpKind::Write => {
+                st.writes += 1;
+                st.writes - 1
+            }
+            OpKind::Sync => {
+                st.syncs += 1;
+                st.syncs - 1
+            }
+            OpKind::Grow => {
+                st.grows += 1;
+                st.grows - 1
+            }
+        };
+        match st.fault {
+            Some(Fault::PowerCutAt(n)) if n == op => {
+                st.powered_off = true;
+                Err(power_off())
+            }
+            Some(Fault::FailWrite(n)) if kind == OpKind::Write && n == nth => {
+                st.fault = None;
+                Err(io::Error::other("injected write failure"))
+            }
+            Some(Fault::FailSync(n)) if kind == OpKind::Sync && n == nth => {
+                st.fault = None;
+                Err(io::Error::other("injected sync failure"))
+            }
+            Some(Fault::FailGrow(n)) if kind == OpKind::Grow && n == nth => {
+                st.fault = None;
+                Err(io::Error::new(io::ErrorKind::StorageFull, "injected full disk"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OpKind {
+    Write,
+    Sync,
+    Grow,
+}
+
+fn power_off() -> io::Error {
+    io::Error::other("simulated power cut")
+}
+
+impl Storage for CrashStorage {
+    fn len(&self) -> u64 {
+        self.live.len()
+    }
+
+    fn grow(&self, new_len: u64) -> io::Result<()> {
+        self.admit(OpKind::Grow)?;
+        self.live.grow(new_len)?;
+        lock(&self.state).unsynced.push(Op::Grow { len: new_len });
+        Ok(())
+    }
+
+    fn write(&self, offset: u64, data: &[u8]) -> io::Result<()> {
+        self.admit(OpKind::Write)?;
+        self.live.write(offset, data)?;
+        lock(&self.state).unsynced.push(Op::Write { offset, data: data.to_vec() });
+        Ok(())
+    }
+
+    fn sync(&self) -> io::Result<()> {
+        self.admit(OpKind::Sync)?;
+        let mut st = lock(&self.state);
+        let ops = std::mem::take(&mut st.unsynced);
+        for op in &ops {
+            apply(&mut st.durable, op, None);
+        }
+        Ok(())
+    }
+
+    fn view(&self) -> RawView {
+        self.live.view()
+    }
+}
+
+/// Applies `op` to `image`; `keep_unit` decides, for a torn write, which 512-byte
+/// units land (`None`: all of them).
+fn apply(image: &mut Vec<u8>, op: &Op, mut keep_unit: Option<&mut dyn FnMut() -> bool>) {
+    match op {
+        Op::Grow { len } => {
+            if (*len as usize) > image.len() {
+                image.resize(*len as usize, 0);
+            }
+        }
+        Op::Write { offset, data } => {
+            let start = *offset as usize;
+            for (i, chunk) in data.chunks(TEAR_UNIT).enumerate() {
+                if let Some(keep) = keep_unit.as_mut()
+                    && !keep()
+                {
+                    continue;
+                }
+                let at = start + i * TEAR_UNIT;
+                if at >= image.len() {
+                    break;
+                }
+                let end = (at + chunk.len()).min(image.len());
+                image[at..end].copy_from_slice(&chunk[..end - at]);
+            }
+        }
+    }
+}
+
+/// A small deterministic generator (xorshift64*), so crash images are reproducible.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+impl CrashControl {
+    /// Schedules a fault (replacing any earlier one).
+    pub fn set_fault(&self, fault: Option<Fault>) {
+        lock(&self.state).fault = fault;
+    }
+
+    /// Operations seen so far.
+    pub fn counts(&self) -> OpCounts {
+        let st = lock(&self.state);
+        OpCounts { ops: st.ops, writes: st.writes, syncs: st.syncs, grows: st.grows }
+    }
+
+    /// True once a [`Fault::PowerCutAt`] has fired.
+    pub fn is_powered_off(&self) -> bool {
+        lock(&self.state).powered_off
+    }
+
+    /// The bytes that are durable now.
+    pub fn durable_image(&self) -> Vec<u8> {
+        lock(&self.state).durable.clone()
+    }
+
+    /// The image a reboot would find after a power cut now: the durable image plus
+    /// the unsynced operations as `pattern` decides.
+    pub fn crash_image(&self, pattern: TearPattern) -> Vec<u8> {
+        let st = lock(&self.state);
+        let mut image = st.durable.clone();
+        let mut rng = Rng(match pattern {
+            TearPattern::Seeded(seed) => seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
+            _ => 1,
+        });
+        for op in &st.unsynced {
+            match pattern {
+                TearPattern::KeepAll => apply(&mut image, op, None),
+                TearPattern::DropAll => {}
+                TearPattern::Seeded(_) => match rng.next() % 3 {
+                    0 => apply(&mut image, op, None),
+                    1 => {}
+                    _ => {
+                        let mut keep = || rng.next() & 1 == 1;
+                        apply(&mut image, op, Some(&mut keep));
+                    }
+                },
+            }
+        }
+        image
+    }
+
+    /// Cuts the power now and returns the storage a reboot would find.
+    pub fn crash(&self, pattern: TearPattern) -> io::Result<CrashStorage> {
+        let image = self.crash_image(pattern);
+        lock(&self.state).powered_off = true;
+        CrashStorage::from_image(&image, self.capacity)
+    }
+}

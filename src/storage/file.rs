@@ -1,0 +1,146 @@
+//! The real file: reads through a memory mapping, writes through `pwrite`.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use memmap2::{Mmap, MmapOptions};
+
+use super::{RawView, Storage};
+
+/// Address space reserved for the mapping when a file is opened, unless the file
+/// is larger: growth inside the reservation never remaps.
+pub const DEFAULT_RESERVE: u64 = 8 << 30;
+
+/// How to open a [`FileStorage`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileMode {
+    /// Create a new file (fail if it exists); exclusive lock.
+    Create,
+    /// Open an existing file for writing; exclusive lock.
+    Write,
+    /// Open an existing file read-only; shared lock.
+    ReadOnly,
+}
+
+/// A file read through a memory mapping and written with positioned writes.
+///
+/// The mapping reserves more address space than the file needs. When the file
+/// outgrows it, a larger mapping is made and the old one is kept until the
+/// storage is dropped, so every view handed out stays valid.
+pub struct FileStorage {
+    file: File,
+    writable: bool,
+    len: AtomicU64,
+    /// Every mapping made so far; the last is current. Never shrinks.
+    maps: Mutex<Vec<Mmap>>,
+    reserve: u64,
+}
+
+impl FileStorage {
+    /// Opens (or creates) the file at `path` and takes its lock: exclusive for
+    /// `Create` and `Write`, shared for `ReadOnly`. Fails with `WouldBlock` at
+    /// once when another handle holds a conflicting lock.
+    pub fn open(path: &Path, mode: FileMode, reserve: u64) -> io::Result<FileStorage> {
+        let file = match mode {
+            FileMode::Create => OpenOptions::new().read(true).write(true).create_new(true).open(path)?,
+            FileMode::Write => OpenOptions::new().read(true).write(true).open(path)?,
+            FileMode::ReadOnly => OpenOptions::new().read(true).open(path)?,
+        };
+        let locked = match mode {
+            FileMode::ReadOnly => file.try_lock_shared(),
+            _ => file.try_lock(),
+        };
+        match locked {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => return Err(io::Error::from(io::ErrorKind::WouldBlock)),
+            Err(TryLockError::Error(e)) => return Err(e),
+        }
+        if mode == FileMode::Create
+            && let Some(dir) = path.parent()
+        {
+            // Make the new directory entry durable; a store whose file vanishes
+            // after a power cut has lost its first commits.
+            let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+            if let Ok(d) = File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        let len = file.metadata()?.len();
+        let storage = FileStorage {
+            file,
+            writable: mode != FileMode::ReadOnly,
+            len: AtomicU64::new(len),
+            maps: Mutex::new(Vec::new()),
+            reserve: reserve.max(1 << 20),
+        };
+        storage.remap(len)?;
+        Ok(storage)
+    }
+
+    /// Makes a mapping that covers at least `len` bytes, if the current one does not.
+    fn remap(&self, len: u64) -> io::Result<()> {
+        let mut maps = self.maps.lock().unwrap_or_else(|e| e.into_inner());
+        if maps.last().is_some_and(|m| m.len() as u64 >= len) {
+            return Ok(());
+        }
+        let size = self.reserve.max(len.saturating_mul(2));
+        let size = usize::try_from(size).map_err(|_| io::Error::other("mapping too large"))?;
+        // SAFETY: the mapping is read-only and shared. Bytes past the end of the
+        // file are never read: views are bounded by the file length. Other
+        // processes are kept from writing the file by its lock (SPEC.md,
+        // "Soundness"); this process writes only through `write`, to extents no
+        // view can reach.
+        let map = unsafe { MmapOptions::new().len(size).map(&self.file)? };
+        maps.push(map);
+        Ok(())
+    }
+}
+
+impl Storage for FileStorage {
+    fn len(&self) -> u64 {
+        self.len.load(Ordering::Acquire)
+    }
+
+    fn grow(&self, new_len: u64) -> io::Result<()> {
+        if !self.writable {
+            return Err(io::Error::from(io::ErrorKind::PermissionDenied));
+        }
+        if new_len <= self.len() {
+            return Ok(());
+        }
+        self.remap(new_len)?;
+        self.file.set_len(new_len)?;
+        self.len.store(new_len, Ordering::Release);
+        Ok(())
+    }
+
+    fn write(&self, offset: u64, data: &[u8]) -> io::Result<()> {
+        if !self.writable {
+            return Err(io::Error::from(io::ErrorKind::PermissionDenied));
+        }
+        if offset.checked_add(data.len() as u64).is_none_or(|end| end > self.len()) {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "write past the end of the file"));
+        }
+        self.file.write_all_at(data, offset)
+    }
+
+    fn sync(&self) -> io::Result<()> {
+        if !self.writable {
+            return Ok(());
+        }
+        self.file.sync_data()
+    }
+
+    fn view(&self) -> RawView {
+        let maps = self.maps.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(map) = maps.last() else { return RawView::EMPTY };
+        let len = (self.len() as usize).min(map.len());
+        // SAFETY: the mapping lives in `maps` until the storage is dropped (never
+        // removed), and bytes below the file length change only through `write`.
+        unsafe { RawView::new(map.as_ptr(), len) }
+    }
+}

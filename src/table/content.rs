@@ -1,0 +1,63 @@
+//! Node summaries: live count, newest birth and the logical content hash
+//! (SPEC.md, "Content hash"), which ignores where pages sit in the file and how
+//! deep the tree is.
+
+use crate::format::{Hash16, TableNode};
+
+pub(crate) struct ContentSummary {
+    pub live: u64,
+    pub max_birth: u64,
+    pub content: Hash16,
+}
+
+fn finish(hasher: blake3::Hasher) -> Hash16 {
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&hasher.finalize().as_bytes()[..16]);
+    out
+}
+
+/// Summary of a leaf page whose first id is `first`.
+pub(crate) fn leaf_content(page: &[u8], fanout: usize, first: u64) -> ContentSummary {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"leaf");
+    let (mut live, mut max_birth) = (0u64, 0u64);
+    for i in 0..fanout {
+        let e = TableNode::entry(page, i);
+        if e.is_allocated() {
+            live += 1;
+            max_birth = max_birth.max(e.birth);
+            hasher.update(&(first + i as u64).to_le_bytes());
+            hasher.update(&e.content);
+        }
+    }
+    let content = if live == 0 { [0; 16] } else { finish(hasher) };
+    ContentSummary { live, max_birth, content }
+}
+
+/// Summary of an internal page whose children each cover `span` ids.
+pub(crate) fn internal_content(page: &[u8], fanout: usize, span: u64, first: u64) -> ContentSummary {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"node");
+    let (mut live, mut max_birth, mut nonempty) = (0u64, 0u64, 0usize);
+    let mut only_first: Option<Hash16> = None;
+    for i in 0..fanout {
+        let c = TableNode::child(page, i);
+        if c.live == 0 {
+            continue;
+        }
+        live = live.saturating_add(c.live);
+        max_birth = max_birth.max(c.max_birth);
+        nonempty += 1;
+        if i == 0 {
+            only_first = Some(c.content);
+        }
+        hasher.update(&(first + i as u64 * span).to_le_bytes());
+        hasher.update(&c.content);
+    }
+    let content = match (nonempty, only_first) {
+        (0, _) => [0; 16],
+        (1, Some(h)) => h,
+        _ => finish(hasher),
+    };
+    ContentSummary { live, max_birth, content }
+}

@@ -1,0 +1,99 @@
+//! Read transactions: a pinned version, read without copies.
+
+use std::sync::Arc;
+
+use crate::error::Result;
+use crate::format::Root;
+use crate::storage::{PageReader, RawView};
+use crate::store::{Shared, lock};
+use crate::table::{LiveIds, TableView};
+use crate::{ContentHash, PageId, Version};
+
+/// A consistent view of one committed version.
+///
+/// Pages are returned as `&[u8]` straight from the file mapping; they stay valid
+/// and unchanged for the transaction's life, whatever the writer commits, frees
+/// or grows meanwhile. A `ReadTxn` is `Send + Sync`; any number may be open.
+pub struct ReadTxn<'s, const PAGE_SIZE: usize> {
+    shared: &'s Shared,
+    pub(crate) root: Arc<Root>,
+    view: RawView,
+}
+
+impl<'s, const P: usize> ReadTxn<'s, P> {
+    pub(crate) fn new(shared: &'s Shared) -> ReadTxn<'s, P> {
+        let root = {
+            let mut published = lock(&shared.published);
+            let root = Arc::clone(&published.root);
+            *published.pins.entry(root.version).or_insert(0) += 1;
+            root
+        };
+        // The file is at least as long as the root needs: commits grow it before
+        // writing their root.
+        ReadTxn { shared, root, view: shared.storage.view() }
+    }
+
+    fn reader(&self) -> PageReader<'_> {
+        // SAFETY: `self.root` is pinned until this transaction drops, so the space
+        // layer hands none of the extents it reaches to a writer; the storage
+        // outlives `self` (it is owned by the store `self` borrows).
+        unsafe { PageReader::new(self.view, P) }
+    }
+
+    fn table(&self) -> TableView<'_> {
+        TableView { reader: self.reader(), geo: &self.shared.geo, root: &self.root }
+    }
+
+    /// The version this transaction reads.
+    pub fn version(&self) -> Version {
+        Version(self.root.version)
+    }
+
+    /// When that version was committed (nanoseconds since the Unix epoch).
+    pub fn commit_time_nanos(&self) -> u64 {
+        self.root.commit_nanos
+    }
+
+    /// The bytes of page `id` (`PAGE_SIZE` of them), without copying.
+    pub fn page(&self, id: PageId) -> Result<&[u8]> {
+        let entry = self.table().entry(id.get())?;
+        super::entry_bytes(&self.reader(), &self.shared.zero_page, &entry, id.get(), self.shared.options.verify_reads)
+    }
+
+    /// True when `id` is allocated in this version.
+    pub fn contains(&self, id: PageId) -> Result<bool> {
+        match self.table().entry(id.get()) {
+            Ok(e) => Ok(e.is_allocated()),
+            Err(crate::Error::OutOfRange(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The allocated ids, in ascending order.
+    pub fn ids(&self) -> LiveIds<'_> {
+        LiveIds::new(self.table())
+    }
+
+    /// Number of allocated pages.
+    pub fn live_pages(&self) -> u64 {
+        if self.root.table_depth == 0 { 0 } else { self.root.table.live }
+    }
+
+    /// A hash of this version's logical content (every allocated id and its
+    /// bytes), independent of where pages sit in the file.
+    pub fn content_hash(&self) -> ContentHash {
+        ContentHash(if self.root.table_depth == 0 { [0; 16] } else { self.root.table.content })
+    }
+}
+
+impl<const P: usize> Drop for ReadTxn<'_, P> {
+    fn drop(&mut self) {
+        let mut published = lock(&self.shared.published);
+        if let Some(n) = published.pins.get_mut(&self.root.version) {
+            *n -= 1;
+            if *n == 0 {
+                published.pins.remove(&self.root.version);
+            }
+        }
+    }
+}

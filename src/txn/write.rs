@@ -1,0 +1,220 @@
+//! The write transaction: shadow copies of pages, committed all at once.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::format::Root;
+use crate::storage::{PageReader, RawView};
+use crate::store::{Shared, WriterState, lock};
+use crate::table::TableView;
+use crate::{PageId, Version};
+
+/// What this transaction did to one id.
+pub(crate) enum Slot {
+    /// Allocated here; `None` until written (reads as zeros).
+    New(Option<Box<[u8]>>),
+    /// A committed page with new contents.
+    Changed(Box<[u8]>),
+    /// Freed here.
+    Freed,
+}
+
+/// The one open write transaction.
+///
+/// Every change is made to shadow copies and becomes visible, all at once, when
+/// [`commit`](WriteTxn::commit) returns. Dropping the transaction (or calling
+/// [`abort`](WriteTxn::abort)) discards every change and leaks no space.
+pub struct WriteTxn<'s, const PAGE_SIZE: usize> {
+    pub(crate) shared: &'s Shared,
+    pub(crate) state: Option<WriterState>,
+    pub(crate) base: Arc<Root>,
+    pub(crate) view: RawView,
+    pub(crate) pages: BTreeMap<u64, Slot>,
+    pub(crate) next_id: u64,
+    hole_cursor: u64,
+}
+
+impl<'s, const P: usize> WriteTxn<'s, P> {
+    pub(crate) fn new(shared: &'s Shared, state: WriterState) -> Result<WriteTxn<'s, P>> {
+        let base = shared.current();
+        let txn = WriteTxn { shared, view: shared.storage.view(), next_id: base.next_id, base, state: Some(state), pages: BTreeMap::new(), hole_cursor: 0 };
+        if txn.state.as_ref().is_some_and(|s| s.poisoned) {
+            return Err(Error::NeedsReopen);
+        }
+        Ok(txn)
+    }
+
+    pub(crate) fn reader(&self) -> PageReader<'_> {
+        // SAFETY: the base root is the newest committed one; only this
+        // transaction could free what it reaches, and it writes nothing until
+        // commit, to free space only.
+        unsafe { PageReader::new(self.view, P) }
+    }
+
+    fn table(&self) -> TableView<'_> {
+        TableView { reader: self.reader(), geo: &self.shared.geo, root: &self.base }
+    }
+
+    /// The version this transaction started from.
+    pub fn base_version(&self) -> Version {
+        Version(self.base.version)
+    }
+
+    /// True when `id` is allocated as this transaction sees it.
+    pub fn contains(&self, id: PageId) -> Result<bool> {
+        match self.pages.get(&id.get()) {
+            Some(Slot::Freed) => Ok(false),
+            Some(_) => Ok(true),
+            None if id.get() >= self.base.next_id => Ok(false),
+            None => Ok(self.table().entry(id.get())?.is_allocated()),
+        }
+    }
+
+    fn find_free_id(&mut self) -> Result<u64> {
+        let base_live = if self.base.table_depth == 0 { 0 } else { self.base.table.live };
+        if base_live < self.base.next_id {
+            while let Some(id) = self.table().first_free(self.hole_cursor)? {
+                self.hole_cursor = id + 1;
+                if !self.pages.contains_key(&id) {
+                    return Ok(id);
+                }
+            }
+            self.hole_cursor = self.base.next_id;
+        }
+        let id = self.next_id;
+        if id >= self.shared.geo.id_capacity(crate::geometry::MAX_LEVELS as u8) {
+            return Err(Error::Full("no logical id left"));
+        }
+        self.next_id += 1;
+        Ok(id)
+    }
+
+    /// Allocates a page (it reads as zeros until written) and returns its id.
+    /// Ids of freed pages are reused, lowest first.
+    pub fn alloc(&mut self) -> Result<PageId> {
+        let id = self.find_free_id()?;
+        self.pages.insert(id, Slot::New(None));
+        Ok(PageId::from_raw(id))
+    }
+
+    /// Allocates `n` pages.
+    pub fn alloc_bulk(&mut self, n: usize) -> Result<Vec<PageId>> {
+        let mut ids = Vec::with_capacity(n.min(1 << 20));
+        for _ in 0..n {
+            ids.push(self.alloc()?);
+        }
+        Ok(ids)
+    }
+
+    fn check_free(&self, id: PageId) -> Result<()> {
+        match self.pages.get(&id.get()) {
+            Some(Slot::Freed) => Err(Error::DoubleFree(id)),
+            Some(_) => Ok(()),
+            None if id.get() >= self.next_id => Err(Error::OutOfRange(id)),
+            None if id.get() >= self.base.next_id || !self.table().entry(id.get())?.is_allocated() => Err(Error::NotAllocated(id)),
+            None => Ok(()),
+        }
+    }
+
+    /// Frees a page. Its space returns once no reader needs it.
+    pub fn free(&mut self, id: PageId) -> Result<()> {
+        self.check_free(id)?;
+        self.pages.insert(id.get(), Slot::Freed);
+        Ok(())
+    }
+
+    /// Frees every page in `ids`, or none: all are checked first.
+    pub fn free_bulk(&mut self, ids: &[PageId]) -> Result<()> {
+        let mut seen = HashSet::with_capacity(ids.len());
+        for &id in ids {
+            if !seen.insert(id) {
+                return Err(Error::DoubleFree(id));
+            }
+            self.check_free(id)?;
+        }
+        for &id in ids {
+            self.pages.insert(id.get(), Slot::Freed);
+        }
+        Ok(())
+    }
+
+    /// The bytes of page `id` as this transaction sees them.
+    pub fn page(&self, id: PageId) -> Result<&[u8]> {
+        match self.pages.get(&id.get()) {
+            Some(Slot::Freed) => Err(Error::NotAllocated(id)),
+            Some(Slot::New(None)) => Ok(&self.shared.zero_page),
+            Some(Slot::New(Some(b)) | Slot::Changed(b)) => Ok(b),
+            None => {
+                let e = self.table().entry(id.get())?;
+                super::entry_bytes(&self.reader(), &self.shared.zero_page, &e, id.get(), self.shared.options.verify_reads)
+            }
+        }
+    }
+
+    /// A mutable shadow copy of page `id`: the first call copies the committed
+    /// contents; changes become visible to readers at commit.
+    pub fn page_mut(&mut self, id: PageId) -> Result<&mut [u8]> {
+        let key = id.get();
+        if !self.pages.contains_key(&key) {
+            let copy: Box<[u8]> = self.page(id)?.into();
+            self.pages.insert(key, Slot::Changed(copy));
+        }
+        match self.pages.get_mut(&key).expect("present") {
+            Slot::Freed => Err(Error::NotAllocated(id)),
+            Slot::New(buf) => Ok(buf.get_or_insert_with(|| vec![0u8; P].into_boxed_slice())),
+            Slot::Changed(b) => Ok(b),
+        }
+    }
+
+    /// Copies `data` (exactly `PAGE_SIZE` bytes) into page `id`.
+    pub fn write(&mut self, id: PageId, data: &[u8]) -> Result<()> {
+        if data.len() != P {
+            return Err(Error::InvalidArgument("page data must be exactly PAGE_SIZE bytes"));
+        }
+        self.page_mut(id)?.copy_from_slice(data);
+        Ok(())
+    }
+
+    /// Commits every change atomically and returns the new version. With
+    /// [`Durability::Immediate`](crate::Durability::Immediate) the version is on
+    /// disk when this returns.
+    pub fn commit(mut self) -> Result<Version> {
+        let state = self.state.take().expect("state present until commit or drop");
+        let (result, state) = super::commit::commit(&self, state);
+        self.state = Some(state);
+        result
+    }
+
+    /// Discards every change.
+    pub fn abort(self) {}
+
+    /// Syncs the file (making every earlier commit durable) and ends the transaction.
+    pub(crate) fn sync_and_abort(mut self) -> Result<()> {
+        let state = self.state.as_mut().expect("state present");
+        if state.unsynced_bytes == 0 {
+            return Ok(());
+        }
+        match self.shared.storage.sync() {
+            Ok(()) => {
+                state.durable_version = self.base.version;
+                state.durable_slot = 1 - state.durable_slot;
+                state.unsynced_bytes = 0;
+                Ok(())
+            }
+            Err(e) => {
+                state.poisoned = true;
+                Err(Error::Io { context: "syncing the store", source: e })
+            }
+        }
+    }
+}
+
+impl<const P: usize> Drop for WriteTxn<'_, P> {
+    fn drop(&mut self) {
+        if let Some(state) = self.state.take() {
+            *lock(&self.shared.writer) = Some(state);
+            self.shared.writer_free.notify_one();
+        }
+    }
+}

@@ -1,0 +1,323 @@
+//! Walking what a root reaches and checking it: the full walk behind
+//! [`Store::verify`](crate::Store::verify), and the pruned walk that recovery
+//! runs on a root whose newest pages may not have reached the disk.
+
+use std::ops::Range;
+
+use crate::error::{Error, Structure};
+use crate::format::{Entry, Hash16, MapNode, MapRef, NodeHeader, PENDING_MAGIC, PendingPage, Root, SECTOR, TableNode, TableRef, hash16};
+use crate::geometry::Geometry;
+use crate::space::bits_in_use;
+use crate::storage::PageReader;
+use crate::table::{internal_content, leaf_content, read_node};
+use crate::{PageId, Version};
+
+/// One damaged structure found by [`Store::verify`](crate::Store::verify).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Damage {
+    /// Which structure.
+    pub structure: Structure,
+    /// Where it is in the file, in bytes.
+    pub offset: u64,
+    /// The logical ids whose pages it affects (one id for a damaged page).
+    pub ids: Option<Range<u64>>,
+    /// The version whose root reaches it.
+    pub version: Version,
+    /// What check failed.
+    pub detail: String,
+}
+
+impl Damage {
+    /// The logical page this damage is about, when it is one page.
+    pub fn page(&self) -> Option<PageId> {
+        self.ids.as_ref().filter(|r| r.end == r.start + 1).map(|r| PageId::from_raw(r.start))
+    }
+}
+
+/// What [`Store::verify`](crate::Store::verify) found.
+#[derive(Clone, Debug, Default)]
+pub struct VerifyReport {
+    /// The version checked.
+    pub version: Version,
+    /// Logical pages whose bytes were checked.
+    pub pages_checked: u64,
+    /// Table, free-map and pending-list nodes checked.
+    pub nodes_checked: u64,
+    /// Sectors marked in use that nothing reaches (space leaked by a bug).
+    pub leaked_sectors: u64,
+    /// Everything damaged.
+    pub damage: Vec<Damage>,
+}
+
+impl VerifyReport {
+    /// True when nothing is damaged.
+    pub fn is_clean(&self) -> bool {
+        self.damage.is_empty()
+    }
+}
+
+/// A walk over one root.
+pub(crate) struct Walker<'a> {
+    pub reader: PageReader<'a>,
+    pub geo: &'a Geometry,
+    pub root: &'a Root,
+    /// Only nodes written, and pages born, after this version are checked
+    /// (0 with `full` checks everything).
+    pub since: u64,
+    /// Full verify: also summaries, free counts, overlap and leak checks.
+    pub full: bool,
+    pub zero_hash: Hash16,
+    pub damage: Vec<Damage>,
+    /// Extents reached, as (first sector, sectors), when `full`.
+    pub extents: Vec<(u64, u64)>,
+    pub pages_checked: u64,
+    pub nodes_checked: u64,
+    pub leaked_sectors: u64,
+}
+
+impl<'a> Walker<'a> {
+    pub fn new(reader: PageReader<'a>, geo: &'a Geometry, root: &'a Root, zero_hash: Hash16, full: bool) -> Walker<'a> {
+        let since = if full { 0 } else { root.synced_through };
+        Walker { reader, geo, root, since, full, zero_hash, damage: Vec::new(), extents: Vec::new(), pages_checked: 0, nodes_checked: 0, leaked_sectors: 0 }
+    }
+
+    fn report(&mut self, structure: Structure, sector: u64, ids: Option<Range<u64>>, detail: impl Into<String>) {
+        self.damage.push(Damage { structure, offset: sector.saturating_mul(SECTOR), ids, version: Version(self.root.version), detail: detail.into() });
+    }
+
+    /// Runs every check this walk is set up for.
+    pub fn run(&mut self) {
+        if self.root.next_id > self.geo.id_capacity(self.root.table_depth) {
+            self.report(Structure::Root, 0, None, "next_id does not fit the table depth");
+            return;
+        }
+        if self.root.file_len / SECTOR > self.geo.sector_capacity(self.root.map_depth) && self.root.map_depth != 0 {
+            self.report(Structure::Root, 0, None, "free map does not cover the file");
+            return;
+        }
+        if self.root.file_len > self.reader.len() {
+            self.report(Structure::File, self.reader.len() / SECTOR, None, format!("file is {} bytes, root needs {}", self.reader.len(), self.root.file_len));
+            return;
+        }
+        if self.root.table_depth > 0 {
+            let top = self.root.table;
+            self.table(&top, self.root.table_depth as usize - 1, 0);
+        }
+        if self.root.map_depth > 0 {
+            let top = self.root.map;
+            self.map(&top, self.root.map_depth as usize - 1, 0);
+        }
+        self.pending();
+        if self.full && self.damage.is_empty() {
+            self.cross_check();
+        }
+    }
+
+    fn wanted(&self, written: u64) -> bool {
+        self.full || written > self.since
+    }
+
+    fn table(&mut self, r: &TableRef, level: usize, first: u64) {
+        if r.location == 0 || !self.wanted(r.written) {
+            return;
+        }
+        let ids = first..first.saturating_add(self.geo.id_cover[level]);
+        self.nodes_checked += 1;
+        let page = match self.reader.page(r.location, Structure::TableNode) {
+            Ok(p) => p,
+            Err(e) => return self.report(Structure::TableNode, r.location, Some(ids), e.to_string()),
+        };
+        if hash16(page) != r.checksum {
+            return self.report(Structure::TableNode, r.location, Some(ids), "checksum mismatch");
+        }
+        if let Err(e) = read_node(&self.reader, r, level, first) {
+            return self.report(Structure::TableNode, r.location, Some(ids), e.to_string());
+        }
+        if r.written > self.root.version {
+            return self.report(Structure::TableNode, r.location, Some(ids), "written after its root");
+        }
+        if self.full {
+            self.extents.push((r.location, self.geo.spp));
+        }
+        if level == 0 {
+            for i in 0..self.geo.leaf_fanout as usize {
+                let e = TableNode::entry(page, i);
+                self.entry(&e, first + i as u64);
+            }
+            if self.full {
+                let s = leaf_content(page, self.geo.leaf_fanout as usize, first);
+                if (s.live, s.max_birth, s.content) != (r.live, r.max_birth, r.content) {
+                    self.report(Structure::TableNode, r.location, Some(ids), "summary in parent disagrees with the leaf");
+                }
+            }
+            return;
+        }
+        let span = self.geo.id_cover[level - 1];
+        for i in 0..self.geo.internal_fanout as usize {
+            let c = TableNode::child(page, i);
+            if c.written > r.written {
+                self.report(Structure::TableNode, r.location, Some(ids.clone()), format!("child {i} newer than its parent"));
+                continue;
+            }
+            self.table(&c, level - 1, first + i as u64 * span);
+        }
+        if self.full {
+            let s = internal_content(page, self.geo.internal_fanout as usize, span, first);
+            if (s.live, s.max_birth, s.content) != (r.live, r.max_birth, r.content) {
+                self.report(Structure::TableNode, r.location, Some(ids), "summary in parent disagrees with the node");
+            }
+        }
+    }
+
+    fn entry(&mut self, e: &Entry, id: u64) {
+        let ids = Some(id..id + 1);
+        if !e.is_allocated() {
+            if self.full && *e != Entry::default() {
+                self.report(Structure::TableNode, 0, ids, "unallocated entry is not zero");
+            }
+            return;
+        }
+        if !self.wanted(e.birth) {
+            return;
+        }
+        if e.birth > self.root.version || id >= self.root.next_id {
+            return self.report(Structure::Page, e.location, ids, "entry born after its root or beyond next_id");
+        }
+        self.pages_checked += 1;
+        if e.location == 0 {
+            if e.stored_len != 0 || e.content != self.zero_hash {
+                self.report(Structure::Page, 0, ids, "zero page entry with a length or a non-zero hash");
+            }
+            return;
+        }
+        if e.codec != 0 || e.stored_len as usize != self.geo.page_size {
+            return self.report(Structure::Page, e.location, ids, format!("codec {} / stored length {} not readable by format v1", e.codec, e.stored_len));
+        }
+        match self.reader.page(e.location, Structure::Page) {
+            Ok(bytes) => {
+                let h = hash16(bytes);
+                if h != e.content || h[..8] != e.stored_check {
+                    self.report(Structure::Page, e.location, ids, "checksum mismatch");
+                }
+            }
+            Err(err) => self.report(Structure::Page, e.location, ids, err.to_string()),
+        }
+        if self.full {
+            self.extents.push((e.location, self.geo.spp));
+        }
+    }
+
+    fn map(&mut self, r: &MapRef, level: usize, first: u64) {
+        if r.location == 0 || !self.wanted(r.written) {
+            return;
+        }
+        self.nodes_checked += 1;
+        let page = match self.reader.page(r.location, Structure::FreeMap) {
+            Ok(p) => p,
+            Err(e) => return self.report(Structure::FreeMap, r.location, None, e.to_string()),
+        };
+        if hash16(page) != r.checksum {
+            return self.report(Structure::FreeMap, r.location, None, "checksum mismatch");
+        }
+        if let Err(e) = crate::space::read_map_node(&self.reader, r, level, first) {
+            return self.report(Structure::FreeMap, r.location, None, e.to_string());
+        }
+        if self.full {
+            self.extents.push((r.location, self.geo.spp));
+        }
+        if level == 0 {
+            if self.full && crate::space::count_free(MapNode::bits(page)) != r.free {
+                self.report(Structure::FreeMap, r.location, None, "free count in parent disagrees with the leaf");
+            }
+            return;
+        }
+        let span = self.geo.sector_cover[level - 1];
+        let mut free = 0u64;
+        for i in 0..self.geo.map_fanout as usize {
+            let c = MapNode::child(page, i);
+            free = free.saturating_add(c.free);
+            if c.written > r.written {
+                self.report(Structure::FreeMap, r.location, None, format!("child {i} newer than its parent"));
+                continue;
+            }
+            self.map(&c, level - 1, first + i as u64 * span);
+        }
+        if self.full && free != r.free {
+            self.report(Structure::FreeMap, r.location, None, "free count in parent disagrees with the node");
+        }
+    }
+
+    fn pending(&mut self) {
+        let mut link = self.root.pending;
+        let mut steps = 0u64;
+        let max_steps = self.reader.len() / self.geo.page_size as u64 + 1;
+        let capacity = PendingPage::capacity(self.geo.page_size);
+        while link.location != 0 && link.written > self.root.pending_floor {
+            steps += 1;
+            if steps > max_steps {
+                return self.report(Structure::PendingList, link.location, None, "list longer than the file");
+            }
+            if !self.wanted(link.written) {
+                return;
+            }
+            self.nodes_checked += 1;
+            let page = match self.reader.page(link.location, Structure::PendingList) {
+                Ok(p) => p,
+                Err(e) => return self.report(Structure::PendingList, link.location, None, e.to_string()),
+            };
+            let h = NodeHeader::read(page);
+            if hash16(page) != link.checksum || h.magic != PENDING_MAGIC || h.written != link.written || PendingPage::count(page) as usize > capacity {
+                return self.report(Structure::PendingList, link.location, None, "checksum or header mismatch");
+            }
+            if self.full {
+                self.extents.push((link.location, self.geo.spp));
+                for i in 0..PendingPage::count(page) as usize {
+                    let rec = PendingPage::record(page, i);
+                    self.extents.push((rec.location, rec.sectors));
+                }
+            }
+            let prev = PendingPage::prev(page);
+            if prev.written > link.written {
+                return self.report(Structure::PendingList, link.location, None, "link to a newer page");
+            }
+            link = prev;
+        }
+    }
+
+    /// Reached extents must not overlap, must lie in the file and be marked in
+    /// use; sectors marked in use that nothing reaches are counted as leaked.
+    fn cross_check(&mut self) {
+        let mut extents = std::mem::take(&mut self.extents);
+        extents.sort_unstable();
+        let end = self.root.file_len / SECTOR;
+        let mut last_end = self.geo.first_data_sector;
+        let mut reached = 0u64;
+        for &(start, len) in &extents {
+            if start < last_end {
+                self.report(Structure::File, start, None, format!("extent at sector {start} overlaps another structure or the header"));
+            }
+            if start.saturating_add(len) > end {
+                self.report(Structure::File, start, None, "extent beyond the file length");
+                continue;
+            }
+            last_end = last_end.max(start + len);
+            reached += len;
+            match bits_in_use(&self.reader, self.geo, self.root, start, len) {
+                Ok(true) => {}
+                Ok(false) => self.report(Structure::FreeMap, start, None, format!("reached extent at sector {start} is marked free")),
+                Err(e) => self.report(Structure::FreeMap, start, None, e.to_string()),
+            }
+        }
+        let free = if self.root.map_depth == 0 { 0 } else { self.root.map.free };
+        let in_use = end.saturating_sub(self.geo.first_data_sector).saturating_sub(free);
+        self.leaked_sectors = in_use.saturating_sub(reached);
+        self.extents = extents;
+    }
+}
+
+impl Walker<'_> {
+    /// The walk's findings as an error, for recovery.
+    pub fn into_error(self) -> Option<Error> {
+        self.damage.first().map(|d| Error::Corrupt { structure: d.structure, offset: d.offset, detail: d.detail.clone() })
+    }
+}
