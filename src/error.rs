@@ -99,7 +99,11 @@ impl Error {
     }
 
     pub(crate) fn corrupt(structure: Structure, offset: u64, detail: impl Into<String>) -> Error {
-        Error::Corrupt { structure, offset, detail: detail.into() }
+        Error::Corrupt {
+            structure,
+            offset,
+            detail: detail.into(),
+        }
     }
 }
 
@@ -113,7 +117,11 @@ impl fmt::Display for Error {
                 write!(f, "the file has {on_disk}-byte pages, not {expected}")
             }
             Error::UnsupportedFormat(why) => write!(f, "not a readable mappedpages file: {why}"),
-            Error::Corrupt { structure, offset, detail } => {
+            Error::Corrupt {
+                structure,
+                offset,
+                detail,
+            } => {
                 write!(f, "damaged {structure} at byte {offset}: {detail}")
             }
             Error::NoValidRoot { detail } => write!(f, "no valid root: {detail}"),

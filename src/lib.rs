@@ -61,6 +61,8 @@ mod verify;
 
 pub mod format;
 pub mod storage;
+#[doc(hidden)]
+pub mod testing;
 
 pub use error::{Error, Result, Structure};
 pub use format_types::{ContentHash, PageId, Version};

@@ -6,7 +6,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::{Error, Result, Structure};
-use crate::format::{FORMAT_VERSION, Hash16, Header, Root, SECTOR, hash16, meta_pages, root_slot_offset};
+use crate::format::{
+    FORMAT_VERSION, Hash16, Header, Root, SECTOR, hash16, meta_pages, root_slot_offset,
+};
 use crate::geometry::Geometry;
 use crate::space::{PendingGroup, load_chain};
 use crate::storage::{FileStorage, PageReader, Storage, file::FileMode};
@@ -119,7 +121,9 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 pub(crate) fn now_nanos() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 impl Shared {
@@ -179,7 +183,8 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
     /// Creates a new store file with options.
     pub fn create_with(path: impl AsRef<Path>, options: Options) -> Result<Self> {
         let () = Self::VALID_PAGE_SIZE;
-        let storage = FileStorage::open(path.as_ref(), FileMode::Create, options.reserve).map_err(open_error)?;
+        let storage = FileStorage::open(path.as_ref(), FileMode::Create, options.reserve)
+            .map_err(open_error)?;
         Self::create_on(storage, options)
     }
 
@@ -192,7 +197,8 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
     /// once if another handle holds the file.
     pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Self> {
         let () = Self::VALID_PAGE_SIZE;
-        let storage = FileStorage::open(path.as_ref(), FileMode::Write, options.reserve).map_err(open_error)?;
+        let storage = FileStorage::open(path.as_ref(), FileMode::Write, options.reserve)
+            .map_err(open_error)?;
         Self::open_on(storage, options)
     }
 
@@ -204,12 +210,36 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
         }
         let meta = meta_pages(PAGE_SIZE) * PAGE_SIZE as u64;
         let mut store_id = [0u8; 16];
-        store_id.copy_from_slice(&hash16(&now_nanos().to_le_bytes().iter().chain(&std::process::id().to_le_bytes()).copied().collect::<Vec<u8>>()));
-        let header = Header { page_size: PAGE_SIZE as u32, incompat_features: 0, compat_features: 0, created_nanos: now_nanos(), store_id };
-        let root = Root { version: 0, commit_nanos: now_nanos(), file_len: meta, ..Root::default() };
-        storage.grow(meta).map_err(Error::io("creating the store"))?;
-        storage.write(0, &header.encode()).map_err(Error::io("writing the header"))?;
-        storage.write(root_slot_offset(0), &root.encode()).map_err(Error::io("writing the first root"))?;
+        store_id.copy_from_slice(&hash16(
+            &now_nanos()
+                .to_le_bytes()
+                .iter()
+                .chain(&std::process::id().to_le_bytes())
+                .copied()
+                .collect::<Vec<u8>>(),
+        ));
+        let header = Header {
+            page_size: PAGE_SIZE as u32,
+            incompat_features: 0,
+            compat_features: 0,
+            created_nanos: now_nanos(),
+            store_id,
+        };
+        let root = Root {
+            version: 0,
+            commit_nanos: now_nanos(),
+            file_len: meta,
+            ..Root::default()
+        };
+        storage
+            .grow(meta)
+            .map_err(Error::io("creating the store"))?;
+        storage
+            .write(0, &header.encode())
+            .map_err(Error::io("writing the header"))?;
+        storage
+            .write(root_slot_offset(0), &root.encode())
+            .map_err(Error::io("writing the first root"))?;
         storage.sync().map_err(Error::io("syncing a new store"))?;
         Self::open_on(storage, options)
     }
@@ -217,7 +247,9 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
     /// Opens a store on a [`Storage`], recovering the newest intact commit.
     pub fn open_on(storage: impl Storage, options: Options) -> Result<Self> {
         let () = Self::VALID_PAGE_SIZE;
-        Ok(Store { shared: open_shared(Box::new(storage), options, PAGE_SIZE, true)? })
+        Ok(Store {
+            shared: open_shared(Box::new(storage), options, PAGE_SIZE, true)?,
+        })
     }
 
     /// Starts a read transaction on the newest committed version. Never waits
@@ -234,14 +266,20 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
                 drop(slot);
                 return WriteTxn::new(&self.shared, state);
             }
-            slot = self.shared.writer_free.wait(slot).unwrap_or_else(|e| e.into_inner());
+            slot = self
+                .shared
+                .writer_free
+                .wait(slot)
+                .unwrap_or_else(|e| e.into_inner());
         }
     }
 
     /// Starts the write transaction, or fails with [`Error::WriteInProgress`] at
     /// once if another one is open.
     pub fn try_begin_write(&self) -> Result<WriteTxn<'_, PAGE_SIZE>> {
-        let state = lock(&self.shared.writer).take().ok_or(Error::WriteInProgress)?;
+        let state = lock(&self.shared.writer)
+            .take()
+            .ok_or(Error::WriteInProgress)?;
         WriteTxn::new(&self.shared, state)
     }
 
@@ -262,9 +300,17 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
         Stats {
             version: Version(root.version),
             page_size: PAGE_SIZE,
-            live_pages: if root.table_depth == 0 { 0 } else { root.table.live },
+            live_pages: if root.table_depth == 0 {
+                0
+            } else {
+                root.table.live
+            },
             physical_pages: root.file_len / PAGE_SIZE as u64,
-            free_pages: if root.map_depth == 0 { 0 } else { root.map.free / spp },
+            free_pages: if root.map_depth == 0 {
+                0
+            } else {
+                root.map.free / spp
+            },
             pending_pages: root.pending_sectors / spp,
             next_id: root.next_id,
         }
@@ -294,21 +340,46 @@ pub(crate) fn verify_root(shared: &Shared, root: &Root) -> VerifyReport {
     walker.run();
     let mut damage = std::mem::take(&mut walker.damage);
     check_meta_area(shared, &reader, root, &mut damage);
-    VerifyReport { version: Version(root.version), pages_checked: walker.pages_checked, nodes_checked: walker.nodes_checked, leaked_sectors: walker.leaked_sectors, damage }
+    VerifyReport {
+        version: Version(root.version),
+        pages_checked: walker.pages_checked,
+        nodes_checked: walker.nodes_checked,
+        leaked_sectors: walker.leaked_sectors,
+        damage,
+    }
 }
 
 /// The header must decode; the other root slot must be empty or a valid root;
 /// the rest of the meta area must be zero.
-fn check_meta_area(shared: &Shared, reader: &PageReader<'_>, root: &Root, damage: &mut Vec<Damage>) {
-    let mut report = |structure, offset, detail: String| damage.push(Damage { structure, offset, ids: None, version: Version(root.version), detail });
-    match reader.bytes(0, SECTOR as usize, Structure::Header).and_then(Header::decode) {
+fn check_meta_area(
+    shared: &Shared,
+    reader: &PageReader<'_>,
+    root: &Root,
+    damage: &mut Vec<Damage>,
+) {
+    let mut report = |structure, offset, detail: String| {
+        damage.push(Damage {
+            structure,
+            offset,
+            ids: None,
+            version: Version(root.version),
+            detail,
+        })
+    };
+    match reader
+        .bytes(0, SECTOR as usize, Structure::Header)
+        .and_then(Header::decode)
+    {
         Ok(h) if h == shared.header => {}
         Ok(_) => report(Structure::Header, 0, "header changed since open".into()),
         Err(e) => report(Structure::Header, 0, e.to_string()),
     }
     for slot in 0..2 {
         let offset = root_slot_offset(slot);
-        if let Err(e) = reader.bytes(offset / SECTOR, SECTOR as usize, Structure::Root).and_then(|b| Root::decode(b, shared.geo.page_size, offset)) {
+        if let Err(e) = reader
+            .bytes(offset / SECTOR, SECTOR as usize, Structure::Root)
+            .and_then(|b| Root::decode(b, shared.geo.page_size, offset))
+        {
             report(Structure::Root, offset, e.to_string());
         }
     }
@@ -316,7 +387,11 @@ fn check_meta_area(shared: &Shared, reader: &PageReader<'_>, root: &Root, damage
     if let Ok(rest) = reader.bytes(3, meta_len - 3 * SECTOR as usize, Structure::File)
         && let Some(i) = rest.iter().position(|&b| b != 0)
     {
-        report(Structure::File, 3 * SECTOR + i as u64, "unused bytes of the meta area are not zero".into());
+        report(
+            Structure::File,
+            3 * SECTOR + i as u64,
+            "unused bytes of the meta area are not zero".into(),
+        );
     }
 }
 
@@ -324,17 +399,27 @@ fn open_error(e: std::io::Error) -> Error {
     match e.kind() {
         std::io::ErrorKind::WouldBlock => Error::Locked,
         std::io::ErrorKind::AlreadyExists => Error::AlreadyExists,
-        _ => Error::Io { context: "opening the file", source: e },
+        _ => Error::Io {
+            context: "opening the file",
+            source: e,
+        },
     }
 }
 
 /// Reads the header, picks the newest root that passes recovery's checks, and
 /// (for a writer) makes it durable and loads the pending list.
-pub(crate) fn open_shared(storage: Box<dyn Storage>, options: Options, page_size: usize, writable: bool) -> Result<Shared> {
+pub(crate) fn open_shared(
+    storage: Box<dyn Storage>,
+    options: Options,
+    page_size: usize,
+    writable: bool,
+) -> Result<Shared> {
     let geo = Geometry::new(page_size);
     let len = storage.len();
     if len < 3 * SECTOR {
-        return Err(Error::UnsupportedFormat(format!("file is {len} bytes, shorter than the header and roots")));
+        return Err(Error::UnsupportedFormat(format!(
+            "file is {len} bytes, shorter than the header and roots"
+        )));
     }
     let zero_page = vec![0u8; page_size].into_boxed_slice();
     let zero_hash = hash16(&zero_page);
@@ -342,14 +427,20 @@ pub(crate) fn open_shared(storage: Box<dyn Storage>, options: Options, page_size
     let reader = unsafe { PageReader::new(storage.view(), page_size) };
     let header = Header::decode(reader.bytes(0, SECTOR as usize, Structure::Header)?)?;
     if header.page_size as usize != page_size {
-        return Err(Error::PageSizeMismatch { on_disk: header.page_size, expected: page_size as u32 });
+        return Err(Error::PageSizeMismatch {
+            on_disk: header.page_size,
+            expected: page_size as u32,
+        });
     }
     debug_assert_eq!(FORMAT_VERSION, 1);
     let mut candidates = Vec::new();
     let mut rejected = Vec::new();
     for slot in 0..2 {
         let offset = root_slot_offset(slot);
-        match reader.bytes(offset / SECTOR, SECTOR as usize, Structure::Root).and_then(|b| Root::decode(b, page_size, offset)) {
+        match reader
+            .bytes(offset / SECTOR, SECTOR as usize, Structure::Root)
+            .and_then(|b| Root::decode(b, page_size, offset))
+        {
             Ok(Some(root)) => candidates.push((root, slot)),
             Ok(None) => rejected.push(format!("slot {slot}: empty")),
             Err(e) => rejected.push(format!("slot {slot}: {e}")),
@@ -369,14 +460,25 @@ pub(crate) fn open_shared(storage: Box<dyn Storage>, options: Options, page_size
         }
     }
     let Some((root, slot)) = chosen else {
-        return Err(Error::NoValidRoot { detail: rejected.join("; ") });
+        return Err(Error::NoValidRoot {
+            detail: rejected.join("; "),
+        });
     };
     let writer = if writable {
         // The chosen root may have reached only the page cache (a process crash):
         // make it durable before anything builds on it.
-        storage.sync().map_err(Error::io("syncing the recovered root"))?;
+        storage
+            .sync()
+            .map_err(Error::io("syncing the recovered root"))?;
         let pending = load_chain(&reader, root.pending, root.pending_floor)?;
-        Some(WriterState { durable_version: root.version, durable_slot: slot, unsynced_bytes: 0, pending, poisoned: false, cursor: geo.first_data_sector })
+        Some(WriterState {
+            durable_version: root.version,
+            durable_slot: slot,
+            unsynced_bytes: 0,
+            pending,
+            poisoned: false,
+            cursor: geo.first_data_sector,
+        })
     } else {
         None
     };
@@ -387,7 +489,10 @@ pub(crate) fn open_shared(storage: Box<dyn Storage>, options: Options, page_size
         header,
         zero_page,
         zero_hash,
-        published: Mutex::new(Published { root: Arc::new(root), pins: BTreeMap::new() }),
+        published: Mutex::new(Published {
+            root: Arc::new(root),
+            pins: BTreeMap::new(),
+        }),
         writer: Mutex::new(writer),
         writer_free: Condvar::new(),
         writable,

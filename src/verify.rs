@@ -5,7 +5,10 @@
 use std::ops::Range;
 
 use crate::error::{Error, Structure};
-use crate::format::{Entry, Hash16, MapNode, MapRef, NodeHeader, PENDING_MAGIC, PendingPage, Root, SECTOR, TableNode, TableRef, hash16};
+use crate::format::{
+    Entry, Hash16, MapNode, MapRef, NodeHeader, PENDING_MAGIC, PendingPage, Root, SECTOR,
+    TableNode, TableRef, hash16,
+};
 use crate::geometry::Geometry;
 use crate::space::bits_in_use;
 use crate::storage::PageReader;
@@ -30,7 +33,10 @@ pub struct Damage {
 impl Damage {
     /// The logical page this damage is about, when it is one page.
     pub fn page(&self) -> Option<PageId> {
-        self.ids.as_ref().filter(|r| r.end == r.start + 1).map(|r| PageId::from_raw(r.start))
+        self.ids
+            .as_ref()
+            .filter(|r| r.end == r.start + 1)
+            .map(|r| PageId::from_raw(r.start))
     }
 }
 
@@ -76,27 +82,73 @@ pub(crate) struct Walker<'a> {
 }
 
 impl<'a> Walker<'a> {
-    pub fn new(reader: PageReader<'a>, geo: &'a Geometry, root: &'a Root, zero_hash: Hash16, full: bool) -> Walker<'a> {
+    pub fn new(
+        reader: PageReader<'a>,
+        geo: &'a Geometry,
+        root: &'a Root,
+        zero_hash: Hash16,
+        full: bool,
+    ) -> Walker<'a> {
         let since = if full { 0 } else { root.synced_through };
-        Walker { reader, geo, root, since, full, zero_hash, damage: Vec::new(), extents: Vec::new(), pages_checked: 0, nodes_checked: 0, leaked_sectors: 0 }
+        Walker {
+            reader,
+            geo,
+            root,
+            since,
+            full,
+            zero_hash,
+            damage: Vec::new(),
+            extents: Vec::new(),
+            pages_checked: 0,
+            nodes_checked: 0,
+            leaked_sectors: 0,
+        }
     }
 
-    fn report(&mut self, structure: Structure, sector: u64, ids: Option<Range<u64>>, detail: impl Into<String>) {
-        self.damage.push(Damage { structure, offset: sector.saturating_mul(SECTOR), ids, version: Version(self.root.version), detail: detail.into() });
+    fn report(
+        &mut self,
+        structure: Structure,
+        sector: u64,
+        ids: Option<Range<u64>>,
+        detail: impl Into<String>,
+    ) {
+        self.damage.push(Damage {
+            structure,
+            offset: sector.saturating_mul(SECTOR),
+            ids,
+            version: Version(self.root.version),
+            detail: detail.into(),
+        });
     }
 
     /// Runs every check this walk is set up for.
     pub fn run(&mut self) {
         if self.root.next_id > self.geo.id_capacity(self.root.table_depth) {
-            self.report(Structure::Root, 0, None, "next_id does not fit the table depth");
+            self.report(
+                Structure::Root,
+                0,
+                None,
+                "next_id does not fit the table depth",
+            );
             return;
         }
-        if self.root.file_len / SECTOR > self.geo.sector_capacity(self.root.map_depth) && self.root.map_depth != 0 {
+        if self.root.file_len / SECTOR > self.geo.sector_capacity(self.root.map_depth)
+            && self.root.map_depth != 0
+        {
             self.report(Structure::Root, 0, None, "free map does not cover the file");
             return;
         }
         if self.root.file_len > self.reader.len() {
-            self.report(Structure::File, self.reader.len() / SECTOR, None, format!("file is {} bytes, root needs {}", self.reader.len(), self.root.file_len));
+            self.report(
+                Structure::File,
+                self.reader.len() / SECTOR,
+                None,
+                format!(
+                    "file is {} bytes, root needs {}",
+                    self.reader.len(),
+                    self.root.file_len
+                ),
+            );
             return;
         }
         if self.root.table_depth > 0 {
@@ -125,16 +177,28 @@ impl<'a> Walker<'a> {
         self.nodes_checked += 1;
         let page = match self.reader.page(r.location, Structure::TableNode) {
             Ok(p) => p,
-            Err(e) => return self.report(Structure::TableNode, r.location, Some(ids), e.to_string()),
+            Err(e) => {
+                return self.report(Structure::TableNode, r.location, Some(ids), e.to_string());
+            }
         };
         if hash16(page) != r.checksum {
-            return self.report(Structure::TableNode, r.location, Some(ids), "checksum mismatch");
+            return self.report(
+                Structure::TableNode,
+                r.location,
+                Some(ids),
+                "checksum mismatch",
+            );
         }
         if let Err(e) = read_node(&self.reader, r, level, first) {
             return self.report(Structure::TableNode, r.location, Some(ids), e.to_string());
         }
         if r.written > self.root.version {
-            return self.report(Structure::TableNode, r.location, Some(ids), "written after its root");
+            return self.report(
+                Structure::TableNode,
+                r.location,
+                Some(ids),
+                "written after its root",
+            );
         }
         if self.full {
             self.extents.push((r.location, self.geo.spp));
@@ -147,7 +211,12 @@ impl<'a> Walker<'a> {
             if self.full {
                 let s = leaf_content(page, self.geo.leaf_fanout as usize, first);
                 if (s.live, s.max_birth, s.content) != (r.live, r.max_birth, r.content) {
-                    self.report(Structure::TableNode, r.location, Some(ids), "summary in parent disagrees with the leaf");
+                    self.report(
+                        Structure::TableNode,
+                        r.location,
+                        Some(ids),
+                        "summary in parent disagrees with the leaf",
+                    );
                 }
             }
             return;
@@ -156,7 +225,12 @@ impl<'a> Walker<'a> {
         for i in 0..self.geo.internal_fanout as usize {
             let c = TableNode::child(page, i);
             if c.written > r.written {
-                self.report(Structure::TableNode, r.location, Some(ids.clone()), format!("child {i} newer than its parent"));
+                self.report(
+                    Structure::TableNode,
+                    r.location,
+                    Some(ids.clone()),
+                    format!("child {i} newer than its parent"),
+                );
                 continue;
             }
             self.table(&c, level - 1, first + i as u64 * span);
@@ -164,7 +238,12 @@ impl<'a> Walker<'a> {
         if self.full {
             let s = internal_content(page, self.geo.internal_fanout as usize, span, first);
             if (s.live, s.max_birth, s.content) != (r.live, r.max_birth, r.content) {
-                self.report(Structure::TableNode, r.location, Some(ids), "summary in parent disagrees with the node");
+                self.report(
+                    Structure::TableNode,
+                    r.location,
+                    Some(ids),
+                    "summary in parent disagrees with the node",
+                );
             }
         }
     }
@@ -173,7 +252,12 @@ impl<'a> Walker<'a> {
         let ids = Some(id..id + 1);
         if !e.is_allocated() {
             if self.full && *e != Entry::default() {
-                self.report(Structure::TableNode, 0, ids, "unallocated entry is not zero");
+                self.report(
+                    Structure::TableNode,
+                    0,
+                    ids,
+                    "unallocated entry is not zero",
+                );
             }
             return;
         }
@@ -181,17 +265,35 @@ impl<'a> Walker<'a> {
             return;
         }
         if e.birth > self.root.version || id >= self.root.next_id {
-            return self.report(Structure::Page, e.location, ids, "entry born after its root or beyond next_id");
+            return self.report(
+                Structure::Page,
+                e.location,
+                ids,
+                "entry born after its root or beyond next_id",
+            );
         }
         self.pages_checked += 1;
         if e.location == 0 {
             if e.stored_len != 0 || e.content != self.zero_hash {
-                self.report(Structure::Page, 0, ids, "zero page entry with a length or a non-zero hash");
+                self.report(
+                    Structure::Page,
+                    0,
+                    ids,
+                    "zero page entry with a length or a non-zero hash",
+                );
             }
             return;
         }
         if e.codec != 0 || e.stored_len as usize != self.geo.page_size {
-            return self.report(Structure::Page, e.location, ids, format!("codec {} / stored length {} not readable by format v1", e.codec, e.stored_len));
+            return self.report(
+                Structure::Page,
+                e.location,
+                ids,
+                format!(
+                    "codec {} / stored length {} not readable by format v1",
+                    e.codec, e.stored_len
+                ),
+            );
         }
         match self.reader.page(e.location, Structure::Page) {
             Ok(bytes) => {
@@ -227,7 +329,12 @@ impl<'a> Walker<'a> {
         }
         if level == 0 {
             if self.full && crate::space::count_free(MapNode::bits(page)) != r.free {
-                self.report(Structure::FreeMap, r.location, None, "free count in parent disagrees with the leaf");
+                self.report(
+                    Structure::FreeMap,
+                    r.location,
+                    None,
+                    "free count in parent disagrees with the leaf",
+                );
             }
             return;
         }
@@ -237,13 +344,23 @@ impl<'a> Walker<'a> {
             let c = MapNode::child(page, i);
             free = free.saturating_add(c.free);
             if c.written > r.written {
-                self.report(Structure::FreeMap, r.location, None, format!("child {i} newer than its parent"));
+                self.report(
+                    Structure::FreeMap,
+                    r.location,
+                    None,
+                    format!("child {i} newer than its parent"),
+                );
                 continue;
             }
             self.map(&c, level - 1, first + i as u64 * span);
         }
         if self.full && free != r.free {
-            self.report(Structure::FreeMap, r.location, None, "free count in parent disagrees with the node");
+            self.report(
+                Structure::FreeMap,
+                r.location,
+                None,
+                "free count in parent disagrees with the node",
+            );
         }
     }
 
@@ -255,7 +372,12 @@ impl<'a> Walker<'a> {
         while link.location != 0 && link.written > self.root.pending_floor {
             steps += 1;
             if steps > max_steps {
-                return self.report(Structure::PendingList, link.location, None, "list longer than the file");
+                return self.report(
+                    Structure::PendingList,
+                    link.location,
+                    None,
+                    "list longer than the file",
+                );
             }
             if !self.wanted(link.written) {
                 return;
@@ -263,11 +385,22 @@ impl<'a> Walker<'a> {
             self.nodes_checked += 1;
             let page = match self.reader.page(link.location, Structure::PendingList) {
                 Ok(p) => p,
-                Err(e) => return self.report(Structure::PendingList, link.location, None, e.to_string()),
+                Err(e) => {
+                    return self.report(Structure::PendingList, link.location, None, e.to_string());
+                }
             };
             let h = NodeHeader::read(page);
-            if hash16(page) != link.checksum || h.magic != PENDING_MAGIC || h.written != link.written || PendingPage::count(page) as usize > capacity {
-                return self.report(Structure::PendingList, link.location, None, "checksum or header mismatch");
+            if hash16(page) != link.checksum
+                || h.magic != PENDING_MAGIC
+                || h.written != link.written
+                || PendingPage::count(page) as usize > capacity
+            {
+                return self.report(
+                    Structure::PendingList,
+                    link.location,
+                    None,
+                    "checksum or header mismatch",
+                );
             }
             if self.full {
                 self.extents.push((link.location, self.geo.spp));
@@ -278,7 +411,12 @@ impl<'a> Walker<'a> {
             }
             let prev = PendingPage::prev(page);
             if prev.written > link.written {
-                return self.report(Structure::PendingList, link.location, None, "link to a newer page");
+                return self.report(
+                    Structure::PendingList,
+                    link.location,
+                    None,
+                    "link to a newer page",
+                );
             }
             link = prev;
         }
@@ -294,22 +432,43 @@ impl<'a> Walker<'a> {
         let mut reached = 0u64;
         for &(start, len) in &extents {
             if start < last_end {
-                self.report(Structure::File, start, None, format!("extent at sector {start} overlaps another structure or the header"));
+                self.report(
+                    Structure::File,
+                    start,
+                    None,
+                    format!("extent at sector {start} overlaps another structure or the header"),
+                );
             }
             if start.saturating_add(len) > end {
-                self.report(Structure::File, start, None, "extent beyond the file length");
+                self.report(
+                    Structure::File,
+                    start,
+                    None,
+                    "extent beyond the file length",
+                );
                 continue;
             }
             last_end = last_end.max(start + len);
             reached += len;
             match bits_in_use(&self.reader, self.geo, self.root, start, len) {
                 Ok(true) => {}
-                Ok(false) => self.report(Structure::FreeMap, start, None, format!("reached extent at sector {start} is marked free")),
+                Ok(false) => self.report(
+                    Structure::FreeMap,
+                    start,
+                    None,
+                    format!("reached extent at sector {start} is marked free"),
+                ),
                 Err(e) => self.report(Structure::FreeMap, start, None, e.to_string()),
             }
         }
-        let free = if self.root.map_depth == 0 { 0 } else { self.root.map.free };
-        let in_use = end.saturating_sub(self.geo.first_data_sector).saturating_sub(free);
+        let free = if self.root.map_depth == 0 {
+            0
+        } else {
+            self.root.map.free
+        };
+        let in_use = end
+            .saturating_sub(self.geo.first_data_sector)
+            .saturating_sub(free);
         self.leaked_sectors = in_use.saturating_sub(reached);
         self.extents = extents;
     }
@@ -318,6 +477,10 @@ impl<'a> Walker<'a> {
 impl Walker<'_> {
     /// The walk's findings as an error, for recovery.
     pub fn into_error(self) -> Option<Error> {
-        self.damage.first().map(|d| Error::Corrupt { structure: d.structure, offset: d.offset, detail: d.detail.clone() })
+        self.damage.first().map(|d| Error::Corrupt {
+            structure: d.structure,
+            offset: d.offset,
+            detail: d.detail.clone(),
+        })
     }
 }

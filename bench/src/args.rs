@@ -150,7 +150,10 @@ pub fn parse(raw: impl IntoIterator<Item = String>) -> Result<Option<Args>, Stri
                 let v = value(&flag)?;
                 let mut engines = Vec::new();
                 for e in v.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-                    match Kind::ALL.iter().find(|k| k.name() == e.to_ascii_lowercase()) {
+                    match Kind::ALL
+                        .iter()
+                        .find(|k| k.name() == e.to_ascii_lowercase())
+                    {
                         Some(k) => engines.push(*k),
                         None => {
                             return Err(format!(

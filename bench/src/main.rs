@@ -67,22 +67,21 @@ fn workspace_root() -> PathBuf {
 
 fn run(args: &Args) -> Res<()> {
     let root = workspace_root();
-    let base = args.dir.clone().unwrap_or_else(|| root.join("target/bench/tmp"));
+    let base = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| root.join("target/bench/tmp"));
     let work = base.join(format!("peers-{}", std::process::id()));
     if work.exists() {
         fs::remove_dir_all(&work)?;
     }
     fs::create_dir_all(&work)?;
-    let json_path = args.json.clone().unwrap_or_else(|| root.join("target/bench/peers.json"));
+    let json_path = args
+        .json
+        .clone()
+        .unwrap_or_else(|| root.join("target/bench/peers.json"));
 
-    let mut engines = Vec::new();
-    for &k in &args.engines {
-        if k.available() {
-            engines.push(k);
-        } else {
-            eprintln!("peers: note: {} is not built into this binary; its column is n/a", k.name());
-        }
-    }
+    let engines = args.engines.clone();
 
     println!(
         "peers: {} pages of {} B ({:.1} MB), runs={} (median), W1 commits={}, W2 {}x{}-page commits, \
@@ -118,7 +117,12 @@ fn run(args: &Args) -> Res<()> {
 }
 
 fn progress(workload: &str, kind: Kind, run: usize, runs: usize, value: f64, unit: &str) {
-    eprintln!("  [{workload}] {:<11} run {}/{}: {value:.1} {unit}", kind.name(), run + 1, runs);
+    eprintln!(
+        "  [{workload}] {:<11} run {}/{}: {value:.1} {unit}",
+        kind.name(),
+        run + 1,
+        runs
+    );
 }
 
 fn run_workloads(args: &Args, engines: &[Kind], work: &Path) -> Res<Vec<Row>> {
@@ -153,7 +157,7 @@ fn run_workloads(args: &Args, engines: &[Kind], work: &Path) -> Res<Vec<Row>> {
             let mut samples = vec![Vec::new(); engines.len()];
             for run in 0..args.runs {
                 for (n, (k, e)) in stores.iter_mut().enumerate() {
-                    let mut rng = Rng::new(args.seed ^ (run as u64 + 1) * 0x1111);
+                    let mut rng = Rng::new(args.seed ^ ((run as u64 + 1) * 0x1111));
                     let t = Instant::now();
                     for _ in 0..args.commits {
                         let i = rng.below(args.pages);
@@ -177,7 +181,7 @@ fn run_workloads(args: &Args, engines: &[Kind], work: &Path) -> Res<Vec<Row>> {
             let mut batch = Vec::with_capacity(args.batch as usize);
             for run in 0..args.runs {
                 for (n, (k, e)) in stores.iter_mut().enumerate() {
-                    let mut rng = Rng::new(args.seed ^ (run as u64 + 1) * 0x2222);
+                    let mut rng = Rng::new(args.seed ^ ((run as u64 + 1) * 0x2222));
                     let t = Instant::now();
                     for _ in 0..args.batches {
                         batch.clear();
@@ -200,7 +204,7 @@ fn run_workloads(args: &Args, engines: &[Kind], work: &Path) -> Res<Vec<Row>> {
         if args.wants("W4") {
             let mut samples = vec![Vec::new(); engines.len()];
             for run in 0..args.runs {
-                let mut rng = Rng::new(args.seed ^ (run as u64 + 1) * 0x4444);
+                let mut rng = Rng::new(args.seed ^ ((run as u64 + 1) * 0x4444));
                 let indices: Vec<u64> = (0..args.reads).map(|_| rng.below(args.pages)).collect();
                 for (n, (k, e)) in stores.iter_mut().enumerate() {
                     let t = Instant::now();
@@ -299,10 +303,10 @@ fn run_workloads(args: &Args, engines: &[Kind], work: &Path) -> Res<Vec<Row>> {
             if let Some(e) = e {
                 w5e.set(k, e);
             }
-            if let (Some(b), Some(e)) = (b, e) {
-                if e > 0.0 {
-                    w5r.set(k, b / e);
-                }
+            if let (Some(b), Some(e)) = (b, e)
+                && e > 0.0
+            {
+                w5r.set(k, b / e);
             }
         }
         for &k in &openers {

@@ -1,7 +1,9 @@
 //! Free-map nodes: one page each, a 64-byte node header then either a bitmap
 //! (one bit per sector, 1 = in use) or child references (40 bytes each).
 
-use super::{Hash16, NODE_HEADER, NodeHeader, get_hash, get_u64, put_hash, put_u64, sectors_per_page};
+use super::{
+    Hash16, NODE_HEADER, NodeHeader, get_hash, get_u64, put_hash, put_u64, sectors_per_page,
+};
 
 /// Magic of a free-map node.
 pub const MAP_MAGIC: [u8; 4] = *b"MPFM";
@@ -24,7 +26,12 @@ impl MapRef {
     pub const SIZE: usize = 40;
 
     pub(crate) fn read(b: &[u8], at: usize) -> MapRef {
-        MapRef { location: get_u64(b, at), written: get_u64(b, at + 8), free: get_u64(b, at + 16), checksum: get_hash(b, at + 24) }
+        MapRef {
+            location: get_u64(b, at),
+            written: get_u64(b, at + 8),
+            free: get_u64(b, at + 16),
+            checksum: get_hash(b, at + 24),
+        }
     }
 
     pub(crate) fn write(&self, b: &mut [u8], at: usize) {
@@ -72,7 +79,13 @@ impl MapNode {
 
     /// Writes a fresh node header.
     pub fn init(page: &mut [u8], level: u8, written: u64, first_sector: u64) {
-        NodeHeader { magic: MAP_MAGIC, level, written, first: first_sector }.write(page)
+        NodeHeader {
+            magic: MAP_MAGIC,
+            level,
+            written,
+            first: first_sector,
+        }
+        .write(page)
     }
 }
 

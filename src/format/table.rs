@@ -1,7 +1,9 @@
 //! Page-table nodes: one page each, a 64-byte node header then either leaf
 //! entries (48 bytes each) or child references (64 bytes each).
 
-use super::{Hash16, NODE_HEADER, NodeHeader, get_hash, get_u32, get_u64, put_hash, put_u32, put_u64};
+use super::{
+    Hash16, NODE_HEADER, NodeHeader, get_hash, get_u32, get_u64, put_hash, put_u32, put_u64,
+};
 
 /// Magic of a table node.
 pub const TABLE_MAGIC: [u8; 4] = *b"MPTN";
@@ -151,7 +153,13 @@ impl TableNode {
 
     /// Writes a fresh node header.
     pub fn init(page: &mut [u8], level: u8, written: u64, first_id: u64) {
-        NodeHeader { magic: TABLE_MAGIC, level, written, first: first_id }.write(page)
+        NodeHeader {
+            magic: TABLE_MAGIC,
+            level,
+            written,
+            first: first_id,
+        }
+        .write(page)
     }
 }
 
@@ -170,10 +178,25 @@ mod tests {
     #[test]
     fn entry_and_ref_round_trip() {
         let mut page = vec![0u8; 4096];
-        let e = Entry { location: 9, stored_len: 4096, codec: 0, flags: 1, birth: 3, content: [5; 16], stored_check: [6; 8] };
+        let e = Entry {
+            location: 9,
+            stored_len: 4096,
+            codec: 0,
+            flags: 1,
+            birth: 3,
+            content: [5; 16],
+            stored_check: [6; 8],
+        };
         TableNode::set_entry(&mut page, 83, &e);
         assert_eq!(TableNode::entry(&page, 83), e);
-        let r = TableRef { location: 1, written: 2, max_birth: 3, live: 4, checksum: [7; 16], content: [8; 16] };
+        let r = TableRef {
+            location: 1,
+            written: 2,
+            max_birth: 3,
+            live: 4,
+            checksum: [7; 16],
+            content: [8; 16],
+        };
         TableNode::set_child(&mut page, 62, &r);
         assert_eq!(TableNode::child(&page, 62), r);
     }

@@ -38,7 +38,10 @@ pub(crate) fn all_free(bits: &[u8], from: u64, n: u64) -> bool {
 pub(crate) fn first_free_unit(bits: &[u8], start: u64, count: u64, unit: u64) -> Option<u64> {
     if unit == 8 {
         let s = start as usize;
-        return bits[s..count as usize].iter().position(|&b| b == 0).map(|p| (s + p) as u64);
+        return bits[s..count as usize]
+            .iter()
+            .position(|&b| b == 0)
+            .map(|p| (s + p) as u64);
     }
     (start..count).find(|&k| all_free(bits, k * unit, unit))
 }

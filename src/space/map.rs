@@ -35,22 +35,51 @@ pub(crate) struct SpaceMap<'a> {
 }
 
 /// Reads a committed free-map node and checks its header.
-pub(crate) fn read_map_node<'a>(reader: &PageReader<'a>, r: &MapRef, level: usize, first: u64) -> Result<&'a [u8]> {
+pub(crate) fn read_map_node<'a>(
+    reader: &PageReader<'a>,
+    r: &MapRef,
+    level: usize,
+    first: u64,
+) -> Result<&'a [u8]> {
     let page = reader.page(r.location, Structure::FreeMap)?;
     let h = NodeHeader::read(page);
-    if h.magic != MAP_MAGIC || h.level as usize != level || h.first != first || h.written != r.written {
+    if h.magic != MAP_MAGIC
+        || h.level as usize != level
+        || h.first != first
+        || h.written != r.written
+    {
         return Err(Error::corrupt(
             Structure::FreeMap,
             r.location * SECTOR,
-            format!("node header level {}/first {}/written {} where {level}/{first}/{} was expected", h.level, h.first, h.written, r.written),
+            format!(
+                "node header level {}/first {}/written {} where {level}/{first}/{} was expected",
+                h.level, h.first, h.written, r.written
+            ),
         ));
     }
     Ok(page)
 }
 
 impl<'a> SpaceMap<'a> {
-    pub fn new(reader: PageReader<'a>, geo: &'a Geometry, base: MapRef, base_depth: u8, file_sectors: u64, cursor: u64, max_sectors: u64) -> SpaceMap<'a> {
-        SpaceMap { reader, geo, base, base_depth, file_sectors, dirty: BTreeMap::new(), cursor, max_sectors }
+    pub fn new(
+        reader: PageReader<'a>,
+        geo: &'a Geometry,
+        base: MapRef,
+        base_depth: u8,
+        file_sectors: u64,
+        cursor: u64,
+        max_sectors: u64,
+    ) -> SpaceMap<'a> {
+        SpaceMap {
+            reader,
+            geo,
+            base,
+            base_depth,
+            file_sectors,
+            dirty: BTreeMap::new(),
+            cursor,
+            max_sectors,
+        }
     }
 
     fn spl(&self) -> u64 {
@@ -114,7 +143,12 @@ impl<'a> SpaceMap<'a> {
             let index = s / spl;
             let leaf_end = ((index + 1) * spl).min(end);
             let leaf = self.leaf_mut(index)?;
-            bits::set_range(&mut leaf.bits, s - index * spl, leaf_end - index * spl, used);
+            bits::set_range(
+                &mut leaf.bits,
+                s - index * spl,
+                leaf_end - index * spl,
+                used,
+            );
             leaf.free = bits::count_free(&leaf.bits);
             s = leaf_end;
         }
@@ -123,9 +157,15 @@ impl<'a> SpaceMap<'a> {
 
     /// Returns an extent to the free map.
     pub fn release(&mut self, start: u64, sectors: u64) -> Result<()> {
-        let end = start.checked_add(sectors).filter(|&e| e <= self.file_sectors);
+        let end = start
+            .checked_add(sectors)
+            .filter(|&e| e <= self.file_sectors);
         if start < self.geo.first_data_sector || end.is_none() {
-            return Err(Error::corrupt(Structure::PendingList, start * SECTOR, format!("pending extent {start}+{sectors} lies outside the file")));
+            return Err(Error::corrupt(
+                Structure::PendingList,
+                start * SECTOR,
+                format!("pending extent {start}+{sectors} lies outside the file"),
+            ));
         }
         self.set(start, sectors, false)
     }
@@ -161,7 +201,9 @@ impl<'a> SpaceMap<'a> {
             let leaf = self.leaf_mut(leaf_index)?;
             while pages < max_pages {
                 let next = first + pages * spp;
-                if next + spp > leaf_end || !bits::all_free(&leaf.bits, next - leaf_index * spl, spp) {
+                if next + spp > leaf_end
+                    || !bits::all_free(&leaf.bits, next - leaf_index * spl, spp)
+                {
                     break;
                 }
                 pages += 1;
@@ -210,7 +252,11 @@ impl<'a> SpaceMap<'a> {
     /// for `extra_pages(frees)` further pages the caller needs, such as the
     /// pending list) changes the map again, so allocation repeats until every
     /// changed node has a place. Returns the new top, its depth and the extra pages.
-    pub fn commit(&mut self, batch: &mut Batch, extra_pages: impl Fn(usize) -> usize) -> Result<(MapRef, u8, Vec<u64>)> {
+    pub fn commit(
+        &mut self,
+        batch: &mut Batch,
+        extra_pages: impl Fn(usize) -> usize,
+    ) -> Result<(MapRef, u8, Vec<u64>)> {
         let mut placed: HashMap<(usize, u64), u64> = HashMap::new();
         let mut extra = Vec::new();
         let mut depth;
@@ -244,7 +290,12 @@ impl<'a> SpaceMap<'a> {
             MapNode::init(&mut page, 0, batch.version, index * self.spl());
             MapNode::bits_mut(&mut page).copy_from_slice(&leaf.bits);
             let location = placed[&(0, index)];
-            let r = MapRef { location, written: batch.version, free: leaf.free, checksum: hash16(&page) };
+            let r = MapRef {
+                location,
+                written: batch.version,
+                free: leaf.free,
+                checksum: hash16(&page),
+            };
             batch.writes.push((location, page));
             level_refs.insert(index, r);
         }
@@ -256,26 +307,45 @@ impl<'a> SpaceMap<'a> {
                 let mut page = vec![0u8; self.geo.page_size].into_boxed_slice();
                 let old = self.committed_ref(level, p)?;
                 if old.location != 0 {
-                    page.copy_from_slice(read_map_node(&self.reader, &old, level, p * self.geo.sector_cover[level])?);
+                    page.copy_from_slice(read_map_node(
+                        &self.reader,
+                        &old,
+                        level,
+                        p * self.geo.sector_cover[level],
+                    )?);
                 } else {
                     for j in 0..fan {
                         let child = self.committed_ref(level - 1, p * fan + j)?;
                         MapNode::set_child(&mut page, j as usize, &child);
                     }
                 }
-                MapNode::init(&mut page, level as u8, batch.version, p * self.geo.sector_cover[level]);
+                MapNode::init(
+                    &mut page,
+                    level as u8,
+                    batch.version,
+                    p * self.geo.sector_cover[level],
+                );
                 for (&i, r) in level_refs.range(p * fan..(p + 1) * fan) {
                     MapNode::set_child(&mut page, (i - p * fan) as usize, r);
                 }
-                let free = (0..fan as usize).map(|j| MapNode::child(&page, j).free).sum();
+                let free = (0..fan as usize)
+                    .map(|j| MapNode::child(&page, j).free)
+                    .sum();
                 let location = placed[&(level, p)];
-                let r = MapRef { location, written: batch.version, free, checksum: hash16(&page) };
+                let r = MapRef {
+                    location,
+                    written: batch.version,
+                    free,
+                    checksum: hash16(&page),
+                };
                 batch.writes.push((location, page));
                 parents.insert(p, r);
             }
             level_refs = parents;
         }
-        let top = level_refs.get(&0).copied().ok_or_else(|| Error::corrupt(Structure::FreeMap, 0, "free-map top missing after commit"))?;
+        let top = level_refs.get(&0).copied().ok_or_else(|| {
+            Error::corrupt(Structure::FreeMap, 0, "free-map top missing after commit")
+        })?;
         Ok((top, depth, extra))
     }
 
@@ -296,8 +366,22 @@ impl<'a> SpaceMap<'a> {
 
 /// True when every sector of `[start, start + sectors)` is marked in use in the
 /// committed free map of `root`.
-pub(crate) fn bits_in_use(reader: &PageReader<'_>, geo: &Geometry, root: &crate::format::Root, start: u64, sectors: u64) -> Result<bool> {
-    let map = SpaceMap::new(*reader, geo, root.map, root.map_depth, root.file_len / SECTOR, 0, u64::MAX);
+pub(crate) fn bits_in_use(
+    reader: &PageReader<'_>,
+    geo: &Geometry,
+    root: &crate::format::Root,
+    start: u64,
+    sectors: u64,
+) -> Result<bool> {
+    let map = SpaceMap::new(
+        *reader,
+        geo,
+        root.map,
+        root.map_depth,
+        root.file_len / SECTOR,
+        0,
+        u64::MAX,
+    );
     let spl = geo.sector_cover[0];
     let mut s = start;
     while s < start + sectors {
@@ -307,7 +391,9 @@ pub(crate) fn bits_in_use(reader: &PageReader<'_>, geo: &Geometry, root: &crate:
         if r.location != 0 {
             let page = read_map_node(reader, &r, 0, index * spl)?;
             let b = MapNode::bits(page);
-            if ((s - index * spl)..(end - index * spl)).any(|i| b[(i / 8) as usize] & (1 << (i % 8)) == 0) {
+            if ((s - index * spl)..(end - index * spl))
+                .any(|i| b[(i / 8) as usize] & (1 << (i % 8)) == 0)
+            {
                 return Ok(false);
             }
         }

@@ -39,6 +39,9 @@ pub enum TearPattern {
     /// Each unsynced operation is kept, dropped or torn (each 512-byte unit kept or
     /// not), chosen by a generator seeded with this value.
     Seeded(u64),
+    /// The worst reordering for a fallback root: every unsynced write landed
+    /// except those that touch the first `n` bytes (where the roots live).
+    AllButFirstBytes(u64),
 }
 
 #[derive(Clone, Debug)]
@@ -116,7 +119,10 @@ impl CrashStorage {
 
     /// The handle for faults and crashes.
     pub fn control(&self) -> CrashControl {
-        CrashControl { state: Arc::clone(&self.state), capacity: DEFAULT_MEMORY_CAPACITY }
+        CrashControl {
+            state: Arc::clone(&self.state),
+            capacity: DEFAULT_MEMORY_CAPACITY,
+        }
     }
 
     /// Checks the fault plan for the next operation; `Err` means it fails.
@@ -156,7 +162,10 @@ impl CrashStorage {
             }
             Some(Fault::FailGrow(n)) if kind == OpKind::Grow && n == nth => {
                 st.fault = None;
-                Err(io::Error::new(io::ErrorKind::StorageFull, "injected full disk"))
+                Err(io::Error::new(
+                    io::ErrorKind::StorageFull,
+                    "injected full disk",
+                ))
             }
             _ => Ok(()),
         }
@@ -189,7 +198,10 @@ impl Storage for CrashStorage {
     fn write(&self, offset: u64, data: &[u8]) -> io::Result<()> {
         self.admit(OpKind::Write)?;
         self.live.write(offset, data)?;
-        lock(&self.state).unsynced.push(Op::Write { offset, data: data.to_vec() });
+        lock(&self.state).unsynced.push(Op::Write {
+            offset,
+            data: data.to_vec(),
+        });
         Ok(())
     }
 
@@ -259,7 +271,12 @@ impl CrashControl {
     /// Operations seen so far.
     pub fn counts(&self) -> OpCounts {
         let st = lock(&self.state);
-        OpCounts { ops: st.ops, writes: st.writes, syncs: st.syncs, grows: st.grows }
+        OpCounts {
+            ops: st.ops,
+            writes: st.writes,
+            syncs: st.syncs,
+            grows: st.grows,
+        }
     }
 
     /// True once a [`Fault::PowerCutAt`] has fired.
@@ -285,6 +302,11 @@ impl CrashControl {
             match pattern {
                 TearPattern::KeepAll => apply(&mut image, op, None),
                 TearPattern::DropAll => {}
+                TearPattern::AllButFirstBytes(n) => {
+                    if !matches!(op, Op::Write { offset, .. } if *offset < n) {
+                        apply(&mut image, op, None)
+                    }
+                }
                 TearPattern::Seeded(_) => match rng.next() % 3 {
                     0 => apply(&mut image, op, None),
                     1 => {}

@@ -46,7 +46,11 @@ impl FileStorage {
     /// once when another handle holds a conflicting lock.
     pub fn open(path: &Path, mode: FileMode, reserve: u64) -> io::Result<FileStorage> {
         let file = match mode {
-            FileMode::Create => OpenOptions::new().read(true).write(true).create_new(true).open(path)?,
+            FileMode::Create => OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(path)?,
             FileMode::Write => OpenOptions::new().read(true).write(true).open(path)?,
             FileMode::ReadOnly => OpenOptions::new().read(true).open(path)?,
         };
@@ -56,7 +60,9 @@ impl FileStorage {
         };
         match locked {
             Ok(()) => {}
-            Err(TryLockError::WouldBlock) => return Err(io::Error::from(io::ErrorKind::WouldBlock)),
+            Err(TryLockError::WouldBlock) => {
+                return Err(io::Error::from(io::ErrorKind::WouldBlock));
+            }
             Err(TryLockError::Error(e)) => return Err(e),
         }
         if mode == FileMode::Create
@@ -64,7 +70,11 @@ impl FileStorage {
         {
             // Make the new directory entry durable; a store whose file vanishes
             // after a power cut has lost its first commits.
-            let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
             if let Ok(d) = File::open(dir) {
                 let _ = d.sync_all();
             }
@@ -122,8 +132,14 @@ impl Storage for FileStorage {
         if !self.writable {
             return Err(io::Error::from(io::ErrorKind::PermissionDenied));
         }
-        if offset.checked_add(data.len() as u64).is_none_or(|end| end > self.len()) {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "write past the end of the file"));
+        if offset
+            .checked_add(data.len() as u64)
+            .is_none_or(|end| end > self.len())
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "write past the end of the file",
+            ));
         }
         self.file.write_all_at(data, offset)
     }
@@ -137,7 +153,9 @@ impl Storage for FileStorage {
 
     fn view(&self) -> RawView {
         let maps = self.maps.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(map) = maps.last() else { return RawView::EMPTY };
+        let Some(map) = maps.last() else {
+            return RawView::EMPTY;
+        };
         let len = (self.len() as usize).min(map.len());
         // SAFETY: the mapping lives in `maps` until the storage is dropped (never
         // removed), and bytes below the file length change only through `write`.

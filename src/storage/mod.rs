@@ -49,7 +49,10 @@ unsafe impl Sync for RawView {}
 
 impl RawView {
     /// An empty view.
-    pub const EMPTY: RawView = RawView { ptr: std::ptr::NonNull::<u8>::dangling().as_ptr(), len: 0 };
+    pub const EMPTY: RawView = RawView {
+        ptr: std::ptr::NonNull::<u8>::dangling().as_ptr(),
+        len: 0,
+    };
 
     /// Builds a view from a pointer and a length.
     ///
@@ -75,7 +78,9 @@ impl RawView {
     /// range is not inside the view. Copying is always sound: it creates no
     /// long-lived reference.
     pub fn copy_to(&self, offset: u64, out: &mut [u8]) -> bool {
-        let Some(start) = self.checked_range(offset, out.len()) else { return false };
+        let Some(start) = self.checked_range(offset, out.len()) else {
+            return false;
+        };
         // SAFETY: `start..start + out.len()` is inside the view (checked above), and
         // the view is readable memory by its construction contract; the source and
         // `out` cannot overlap because `out` is a unique borrow of other memory.

@@ -12,7 +12,10 @@ use super::write::{Slot, WriteTxn};
 
 /// Runs the commit; always hands the writer state back (changed only on success
 /// or poisoned on a failed write or sync).
-pub(crate) fn commit<const P: usize>(txn: &WriteTxn<'_, P>, mut state: WriterState) -> (Result<Version>, WriterState) {
+pub(crate) fn commit<const P: usize>(
+    txn: &WriteTxn<'_, P>,
+    mut state: WriterState,
+) -> (Result<Version>, WriterState) {
     let plan = match plan(txn, &state) {
         Ok(plan) => plan,
         Err(e) => return (Err(e), state),
@@ -49,11 +52,28 @@ fn plan<const P: usize>(txn: &WriteTxn<'_, P>, state: &WriterState) -> Result<Pl
     let base = &*txn.base;
     let version = base.version + 1;
     let reader = txn.reader();
-    let mut space = SpaceMap::new(reader, geo, base.map, base.map_depth, base.file_len / SECTOR, state.cursor, shared.options.max_file_len / SECTOR);
-    let mut batch = Batch { writes: Vec::new(), frees: Vec::new(), version };
+    let mut space = SpaceMap::new(
+        reader,
+        geo,
+        base.map,
+        base.map_depth,
+        base.file_len / SECTOR,
+        geo.first_data_sector,
+        shared.options.max_file_len / SECTOR,
+    );
+    let mut batch = Batch {
+        writes: Vec::new(),
+        frees: Vec::new(),
+        version,
+    };
 
     // 1. Release pending groups no reader and no fallback root can need.
-    let oldest_reader = lock(&shared.published).pins.keys().next().copied().unwrap_or(u64::MAX);
+    let oldest_reader = lock(&shared.published)
+        .pins
+        .keys()
+        .next()
+        .copied()
+        .unwrap_or(u64::MAX);
     let horizon = state.durable_version.min(oldest_reader);
     let mut released = 0;
     let mut floor = base.pending_floor;
@@ -74,7 +94,9 @@ fn plan<const P: usize>(txn: &WriteTxn<'_, P>, state: &WriterState) -> Result<Pl
     for (&id, slot) in &txn.pages {
         match slot {
             Slot::New(None) => changes.push((id, zero_entry(shared.zero_hash, version))),
-            Slot::New(Some(b)) | Slot::Changed(b) if b.iter().all(|&x| x == 0) => changes.push((id, zero_entry(shared.zero_hash, version))),
+            Slot::New(Some(b)) | Slot::Changed(b) if b.iter().all(|&x| x == 0) => {
+                changes.push((id, zero_entry(shared.zero_hash, version)))
+            }
             Slot::New(Some(b)) | Slot::Changed(b) => {
                 data.push((id, b));
                 changes.push((id, Entry::default()));
@@ -88,24 +110,46 @@ fn plan<const P: usize>(txn: &WriteTxn<'_, P>, state: &WriterState) -> Result<Pl
         locations.extend((0..run).map(|k| start + k * geo.spp));
     }
     let hashes = hash_pages(&data);
-    let mut next_data = data.iter().map(|(id, _)| *id).zip(locations.iter().copied()).zip(hashes.iter().copied()).peekable();
+    let mut next_data = data
+        .iter()
+        .map(|(id, _)| *id)
+        .zip(locations.iter().copied())
+        .zip(hashes.iter().copied())
+        .peekable();
     for (id, entry) in changes.iter_mut() {
         if let Some(&((did, location), content)) = next_data.peek()
             && did == *id
         {
             let mut stored_check = [0u8; 8];
             stored_check.copy_from_slice(&content[..8]);
-            *entry = Entry { location, stored_len: P as u32, codec: 0, flags: ENTRY_ALLOCATED, birth: version, content, stored_check };
+            *entry = Entry {
+                location,
+                stored_len: P as u32,
+                codec: 0,
+                flags: ENTRY_ALLOCATED,
+                birth: version,
+                content,
+                stored_check,
+            };
             next_data.next();
         }
     }
     // Old extents of changed or freed pages leave with this version.
-    let table = crate::table::TableView { reader, geo, root: base };
+    let table = crate::table::TableView {
+        reader,
+        geo,
+        root: base,
+    };
     for &(id, _) in &changes {
         if id < base.next_id {
             let old = table.entry(id)?;
             if old.is_allocated() && old.location != 0 {
-                batch.frees.push(crate::format::PendingRecord { location: old.location, sectors: geo.spp, birth: old.birth, freed: version });
+                batch.frees.push(crate::format::PendingRecord {
+                    location: old.location,
+                    sectors: geo.spp,
+                    birth: old.birth,
+                    freed: version,
+                });
             }
         }
     }
@@ -115,15 +159,31 @@ fn plan<const P: usize>(txn: &WriteTxn<'_, P>, state: &WriterState) -> Result<Pl
     // 3. The table.
     let next_id = txn.next_id;
     let new_depth = geo.table_depth_for(next_id).max(base.table_depth);
-    let table_top = rewrite(&reader, geo, base.table, base.table_depth, new_depth, &changes, &mut space, &mut batch)?;
+    let table_top = rewrite(
+        &reader,
+        geo,
+        base.table,
+        base.table_depth,
+        new_depth,
+        &changes,
+        &mut space,
+        &mut batch,
+    )?;
     for ((_, bytes), &location) in data.iter().zip(&locations) {
         batch.writes.push((location, (*bytes).into()));
     }
 
     // 4. The free map and the pending list, placed together until stable.
     let capacity = PendingPage::capacity(geo.page_size);
-    let (map_top, map_depth, chain_locations) = space.commit(&mut batch, |n| n.div_ceil(capacity))?;
-    let (chain_pages, head) = encode_chain(&batch.frees, &chain_locations, base.pending, version, geo.page_size);
+    let (map_top, map_depth, chain_locations) =
+        space.commit(&mut batch, |n| n.div_ceil(capacity))?;
+    let (chain_pages, head) = encode_chain(
+        &batch.frees,
+        &chain_locations,
+        base.pending,
+        version,
+        geo.page_size,
+    );
     let group = (!batch.frees.is_empty()).then(|| PendingGroup {
         freed: version,
         records: batch.frees.clone(),
@@ -131,7 +191,12 @@ fn plan<const P: usize>(txn: &WriteTxn<'_, P>, state: &WriterState) -> Result<Pl
     });
     batch.writes.extend(chain_pages);
 
-    let kept_sectors: u64 = state.pending.iter().skip(released).map(|g| g.sectors()).sum();
+    let kept_sectors: u64 = state
+        .pending
+        .iter()
+        .skip(released)
+        .map(|g| g.sectors())
+        .sum();
     let pending_sectors = kept_sectors + group.as_ref().map_or(0, |g| g.sectors());
     let file_len = space.file_sectors * SECTOR;
     let root = Root {
@@ -148,11 +213,23 @@ fn plan<const P: usize>(txn: &WriteTxn<'_, P>, state: &WriterState) -> Result<Pl
         pending_floor: floor,
         pending_sectors,
     };
-    Ok(Plan { root, writes: batch.writes, file_len, released, group, cursor: space.cursor })
+    Ok(Plan {
+        root,
+        writes: batch.writes,
+        file_len,
+        released,
+        group,
+        cursor: space.cursor,
+    })
 }
 
 fn zero_entry(zero_hash: crate::format::Hash16, version: u64) -> Entry {
-    Entry { flags: ENTRY_ALLOCATED, birth: version, content: zero_hash, ..Entry::default() }
+    Entry {
+        flags: ENTRY_ALLOCATED,
+        birth: version,
+        content: zero_hash,
+        ..Entry::default()
+    }
 }
 
 /// Content hashes of the pages to write; large batches use both cores.
@@ -161,22 +238,36 @@ fn hash_pages(data: &[(u64, &[u8])]) -> Vec<crate::format::Hash16> {
     if data.len() < PARALLEL_FROM {
         return data.iter().map(|(_, b)| hash16(b)).collect();
     }
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
     let chunk = data.len().div_ceil(threads);
     std::thread::scope(|s| {
-        let handles: Vec<_> = data.chunks(chunk).map(|part| s.spawn(move || part.iter().map(|(_, b)| hash16(b)).collect::<Vec<_>>())).collect();
-        handles.into_iter().flat_map(|h| h.join().expect("hashing thread panicked")).collect()
+        let handles: Vec<_> = data
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().map(|(_, b)| hash16(b)).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("hashing thread panicked"))
+            .collect()
     })
 }
 
 /// Grows the file, writes every page and the root, and syncs as the durability
 /// level asks. A failed grow leaves the store usable; a failed write or sync
 /// poisons it.
-fn write_out<const P: usize>(txn: &WriteTxn<'_, P>, state: &mut WriterState, plan: &Plan) -> Result<()> {
+fn write_out<const P: usize>(
+    txn: &WriteTxn<'_, P>,
+    state: &mut WriterState,
+    plan: &Plan,
+) -> Result<()> {
     let storage = &*txn.shared.storage;
     let options = &txn.shared.options;
     if plan.file_len > storage.len() {
-        storage.grow(plan.file_len).map_err(Error::io("growing the file"))?;
+        storage
+            .grow(plan.file_len)
+            .map_err(Error::io("growing the file"))?;
     }
     let mut root = plan.root;
     let bytes: u64 = plan.writes.iter().map(|(_, b)| b.len() as u64).sum();
@@ -188,20 +279,28 @@ fn write_out<const P: usize>(txn: &WriteTxn<'_, P>, state: &mut WriterState, pla
     while i < writes.len() {
         let start = writes[i].0;
         let mut j = i + 1;
-        while j < writes.len() && j - i < 1024 && writes[j].0 == writes[j - 1].0 + writes[j - 1].1.len() as u64 / SECTOR {
+        while j < writes.len()
+            && j - i < 1024
+            && writes[j].0 == writes[j - 1].0 + writes[j - 1].1.len() as u64 / SECTOR
+        {
             j += 1;
         }
         let bufs: Vec<&[u8]> = writes[i..j].iter().map(|(_, b)| &b[..]).collect();
-        storage.write_vectored(start * SECTOR, &bufs).map_err(Error::io("writing pages"))?;
+        storage
+            .write_vectored(start * SECTOR, &bufs)
+            .map_err(Error::io("writing pages"))?;
         i = j;
     }
-    let durable = options.durability == Durability::Immediate || state.unsynced_bytes + bytes >= options.eventual_sync_bytes;
+    let durable = options.durability == Durability::Immediate
+        || state.unsynced_bytes + bytes >= options.eventual_sync_bytes;
     if durable && bytes >= options.presync_bytes {
         storage.sync().map_err(Error::io("syncing pages"))?;
         root.synced_through = root.version;
     }
     let slot = 1 - state.durable_slot;
-    storage.write(root_slot_offset(slot), &root.encode()).map_err(Error::io("writing the root"))?;
+    storage
+        .write(root_slot_offset(slot), &root.encode())
+        .map_err(Error::io("writing the root"))?;
     if durable {
         storage.sync().map_err(Error::io("syncing the commit"))?;
         state.poisoned = false;

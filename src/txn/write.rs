@@ -38,7 +38,15 @@ pub struct WriteTxn<'s, const PAGE_SIZE: usize> {
 impl<'s, const P: usize> WriteTxn<'s, P> {
     pub(crate) fn new(shared: &'s Shared, state: WriterState) -> Result<WriteTxn<'s, P>> {
         let base = shared.current();
-        let txn = WriteTxn { shared, view: shared.storage.view(), next_id: base.next_id, base, state: Some(state), pages: BTreeMap::new(), hole_cursor: 0 };
+        let txn = WriteTxn {
+            shared,
+            view: shared.storage.view(),
+            next_id: base.next_id,
+            base,
+            state: Some(state),
+            pages: BTreeMap::new(),
+            hole_cursor: 0,
+        };
         if txn.state.as_ref().is_some_and(|s| s.poisoned) {
             return Err(Error::NeedsReopen);
         }
@@ -53,7 +61,11 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
     }
 
     fn table(&self) -> TableView<'_> {
-        TableView { reader: self.reader(), geo: &self.shared.geo, root: &self.base }
+        TableView {
+            reader: self.reader(),
+            geo: &self.shared.geo,
+            root: &self.base,
+        }
     }
 
     /// The version this transaction started from.
@@ -72,7 +84,11 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
     }
 
     fn find_free_id(&mut self) -> Result<u64> {
-        let base_live = if self.base.table_depth == 0 { 0 } else { self.base.table.live };
+        let base_live = if self.base.table_depth == 0 {
+            0
+        } else {
+            self.base.table.live
+        };
         if base_live < self.base.next_id {
             while let Some(id) = self.table().first_free(self.hole_cursor)? {
                 self.hole_cursor = id + 1;
@@ -83,7 +99,12 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
             self.hole_cursor = self.base.next_id;
         }
         let id = self.next_id;
-        if id >= self.shared.geo.id_capacity(crate::geometry::MAX_LEVELS as u8) {
+        if id
+            >= self
+                .shared
+                .geo
+                .id_capacity(crate::geometry::MAX_LEVELS as u8)
+        {
             return Err(Error::Full("no logical id left"));
         }
         self.next_id += 1;
@@ -112,7 +133,11 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
             Some(Slot::Freed) => Err(Error::DoubleFree(id)),
             Some(_) => Ok(()),
             None if id.get() >= self.next_id => Err(Error::OutOfRange(id)),
-            None if id.get() >= self.base.next_id || !self.table().entry(id.get())?.is_allocated() => Err(Error::NotAllocated(id)),
+            None if id.get() >= self.base.next_id
+                || !self.table().entry(id.get())?.is_allocated() =>
+            {
+                Err(Error::NotAllocated(id))
+            }
             None => Ok(()),
         }
     }
@@ -147,7 +172,13 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
             Some(Slot::New(Some(b)) | Slot::Changed(b)) => Ok(b),
             None => {
                 let e = self.table().entry(id.get())?;
-                super::entry_bytes(&self.reader(), &self.shared.zero_page, &e, id.get(), self.shared.options.verify_reads)
+                super::entry_bytes(
+                    &self.reader(),
+                    &self.shared.zero_page,
+                    &e,
+                    id.get(),
+                    self.shared.options.verify_reads,
+                )
             }
         }
     }
@@ -170,7 +201,9 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
     /// Copies `data` (exactly `PAGE_SIZE` bytes) into page `id`.
     pub fn write(&mut self, id: PageId, data: &[u8]) -> Result<()> {
         if data.len() != P {
-            return Err(Error::InvalidArgument("page data must be exactly PAGE_SIZE bytes"));
+            return Err(Error::InvalidArgument(
+                "page data must be exactly PAGE_SIZE bytes",
+            ));
         }
         self.page_mut(id)?.copy_from_slice(data);
         Ok(())
@@ -180,7 +213,10 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
     /// [`Durability::Immediate`](crate::Durability::Immediate) the version is on
     /// disk when this returns.
     pub fn commit(mut self) -> Result<Version> {
-        let state = self.state.take().expect("state present until commit or drop");
+        let state = self
+            .state
+            .take()
+            .expect("state present until commit or drop");
         let (result, state) = super::commit::commit(&self, state);
         self.state = Some(state);
         result
@@ -204,7 +240,10 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
             }
             Err(e) => {
                 state.poisoned = true;
-                Err(Error::Io { context: "syncing the store", source: e })
+                Err(Error::Io {
+                    context: "syncing the store",
+                    source: e,
+                })
             }
         }
     }

@@ -8,7 +8,6 @@ use std::fs;
 use std::path::Path;
 
 pub mod lmdb;
-#[cfg(feature = "mappedpages")]
 pub mod mp;
 pub mod raw;
 pub mod redb;
@@ -52,14 +51,6 @@ impl Kind {
         }
     }
 
-    /// Whether this binary was built with the engine.
-    pub fn available(self) -> bool {
-        match self {
-            Kind::Mappedpages => cfg!(feature = "mappedpages"),
-            _ => true,
-        }
-    }
-
     /// Whether W5 (open time) means anything for the engine.
     pub fn has_open(self) -> bool {
         self != Kind::Raw
@@ -70,10 +61,7 @@ impl Kind {
     pub fn create(self, dir: &Path, max_pages: u64) -> Res<Box<dyn Engine>> {
         fs::create_dir_all(dir)?;
         Ok(match self {
-            #[cfg(feature = "mappedpages")]
             Kind::Mappedpages => Box::new(mp::Mp::create(dir)?),
-            #[cfg(not(feature = "mappedpages"))]
-            Kind::Mappedpages => return Err(not_built()),
             Kind::Lmdb => Box::new(lmdb::Lmdb::create(dir, max_pages)?),
             Kind::Redb => Box::new(redb::Redb::create(dir)?),
             Kind::Raw => Box::new(raw::Raw::create(dir)?),
@@ -84,10 +72,7 @@ impl Kind {
     /// transaction: what W5 times. Returns the handle so dropping it is not timed.
     pub fn open_and_begin_read(self, dir: &Path, max_pages: u64) -> Res<Box<dyn std::any::Any>> {
         Ok(match self {
-            #[cfg(feature = "mappedpages")]
             Kind::Mappedpages => Box::new(mp::Mp::open_and_begin_read(dir)?),
-            #[cfg(not(feature = "mappedpages"))]
-            Kind::Mappedpages => return Err(not_built()),
             Kind::Lmdb => Box::new(lmdb::Lmdb::open_and_begin_read(dir, max_pages)?),
             Kind::Redb => Box::new(redb::Redb::open_and_begin_read(dir)?),
             Kind::Raw => return Err("raw device has no open step".into()),
@@ -105,11 +90,6 @@ impl Kind {
             drop(handle);
         }
     }
-}
-
-#[cfg(not(feature = "mappedpages"))]
-fn not_built() -> BoxError {
-    "this binary was built without the mappedpages engine (feature `mappedpages`)".into()
 }
 
 /// The bytes written for page `index` by the write numbered `stamp`:

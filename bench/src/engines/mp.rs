@@ -25,7 +25,11 @@ fn err(e: mappedpages::Error) -> super::BoxError {
 impl Mp {
     pub fn create(dir: &Path) -> Res<Self> {
         let store = Store::<PAGE>::create(file(dir)).map_err(err)?;
-        Ok(Mp { store, ids: Vec::new(), buf: page_template(4) })
+        Ok(Mp {
+            store,
+            ids: Vec::new(),
+            buf: page_template(4),
+        })
     }
 
     pub fn open_and_begin_read(dir: &Path) -> Res<Self> {
@@ -33,7 +37,11 @@ impl Mp {
         {
             let _r = store.begin_read().map_err(err)?;
         }
-        Ok(Mp { store, ids: Vec::new(), buf: Vec::new() })
+        Ok(Mp {
+            store,
+            ids: Vec::new(),
+            buf: Vec::new(),
+        })
     }
 }
 
@@ -44,7 +52,7 @@ impl Engine for Mp {
         let ids = w.alloc_bulk(count as usize).map_err(err)?;
         for (j, &id) in ids.iter().enumerate() {
             fill_page(&mut self.buf, start + j as u64, 0);
-            w.page_mut(id).map_err(err)?.copy_from_slice(&self.buf);
+            w.write(id, &self.buf).map_err(err)?;
         }
         w.commit().map_err(err)?;
         self.ids.extend(ids);
@@ -55,7 +63,7 @@ impl Engine for Mp {
         let mut w = self.store.begin_write().map_err(err)?;
         for &i in indices {
             fill_page(&mut self.buf, i, stamp);
-            w.page_mut(self.ids[i as usize]).map_err(err)?.copy_from_slice(&self.buf);
+            w.write(self.ids[i as usize], &self.buf).map_err(err)?;
         }
         w.commit().map_err(err)?;
         Ok(())

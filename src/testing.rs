@@ -1,0 +1,432 @@
+//! A model-checking harness for crash testing, shared by the test suite and the
+//! fuzz targets: it runs a workload on a [`CrashStorage`], cuts the power (or
+//! fails an operation) where it is told, reopens, and compares the store with a
+//! plain model of every acknowledged commit.
+//!
+//! Not part of the stable API.
+
+use std::collections::BTreeMap;
+
+use crate::storage::{CrashControl, CrashStorage, Fault, TearPattern};
+use crate::{Durability, Error, Options, PageId, Store};
+
+/// Page size the harness uses: small pages make deep trees with few pages.
+pub const PAGE: usize = 1024;
+
+/// One step of a workload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// Allocate `n` pages (1..=64).
+    Alloc(u8),
+    /// Free the live page chosen by the selector.
+    Free(u16),
+    /// Free up to `n` live pages at once, starting at the selector.
+    FreeBulk(u16, u8),
+    /// Fill the chosen live page with a pattern from this tag (0 = zeros).
+    Write(u16, u8),
+    /// Commit the transaction.
+    Commit,
+    /// Drop the transaction.
+    Abort,
+    /// Open a reader now and check it at the end of the workload.
+    Reader,
+    /// Sync the store (durable point for `Eventual`).
+    Sync,
+    /// Cut the power, reopen from the crash image (torn by this seed), check.
+    Crash(u8),
+}
+
+impl Op {
+    /// Decodes a workload from arbitrary bytes (for fuzzing): three bytes an op.
+    pub fn decode_all(bytes: &[u8]) -> Vec<Op> {
+        bytes
+            .chunks_exact(3)
+            .map(|c| {
+                let sel = u16::from_le_bytes([c[1], c[2]]);
+                match c[0] % 16 {
+                    0..=2 => Op::Alloc(c[1] % 64 + 1),
+                    3 => Op::Free(sel),
+                    4 => Op::FreeBulk(sel, c[2] % 16 + 1),
+                    5..=8 => Op::Write(sel, c[2]),
+                    9..=11 => Op::Commit,
+                    12 => Op::Abort,
+                    13 => Op::Reader,
+                    14 => Op::Sync,
+                    _ => Op::Crash(c[1]),
+                }
+            })
+            .collect()
+    }
+}
+
+/// The bytes a page tagged `tag` holds: zeros for tag 0, else a pattern unique
+/// to (`id`, `tag`).
+pub fn page_bytes(id: u64, tag: u64) -> Vec<u8> {
+    if tag == 0 {
+        return vec![0; PAGE];
+    }
+    let mut out = vec![0u8; PAGE];
+    let mut x =
+        id.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ tag.wrapping_mul(0xD6E8_FEB8_6659_FD93) | 1;
+    for chunk in out.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+    }
+    out
+}
+
+/// Logical content: id → tag.
+pub type Content = BTreeMap<u64, u64>;
+
+/// How to run a workload.
+#[derive(Clone, Copy, Debug)]
+pub struct RunConfig {
+    /// Durability level of the store.
+    pub durability: Durability,
+    /// Fault to inject (counted over the whole run, reopenings included).
+    pub fault: Option<Fault>,
+    /// How the final crash treats unsynced writes.
+    pub final_crash: TearPattern,
+}
+
+/// What a run did, for reporting.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunStats {
+    /// Commits acknowledged.
+    pub commits: u64,
+    /// Simulated power cuts followed by a reopen.
+    pub crashes: u64,
+    /// Storage operations issued (the index space of `Fault::PowerCutAt`).
+    pub storage_ops: u64,
+    /// Operations that failed because of the injected fault.
+    pub failed_ops: u64,
+}
+
+/// The model: every acknowledged version and what may be recovered.
+struct Model {
+    config: RunConfig,
+    /// Every acknowledged version (since the last recovery) and its content.
+    versions: BTreeMap<u64, Content>,
+    /// Recovery may not go below this version.
+    durable_floor: u64,
+    /// A commit whose outcome is unknown (it failed, or the power went out).
+    in_flight: Option<(u64, Content)>,
+    stats: RunStats,
+    /// A fault fired: the store may refuse work until reopened.
+    broken: bool,
+}
+
+fn options(durability: Durability) -> Options {
+    Options {
+        durability,
+        eventual_sync_bytes: 64 << 10,
+        presync_bytes: 256 << 10,
+        ..Options::default()
+    }
+}
+
+impl Model {
+    fn latest(&self) -> (u64, Content) {
+        let (v, c) = self.versions.last_key_value().expect("a version exists");
+        (*v, c.clone())
+    }
+
+    /// Cuts the power, reopens from the crash image and checks the recovered
+    /// state against the model.
+    fn crash_and_reopen(
+        &mut self,
+        ctl: &mut CrashControl,
+        pattern: TearPattern,
+    ) -> Result<Store<PAGE>, String> {
+        let disk = ctl.crash(pattern).map_err(|e| e.to_string())?;
+        *ctl = disk.control();
+        let store = Store::<PAGE>::open_on(disk, options(self.config.durability))
+            .map_err(|e| format!("reopen failed: {e}"))?;
+        let reader = store.begin_read().map_err(|e| e.to_string())?;
+        let v = reader.version().get();
+        let expected = match (&self.in_flight, self.versions.get(&v)) {
+            (Some((fv, content)), _) if *fv == v => content.clone(),
+            (_, Some(content)) => content.clone(),
+            _ => {
+                return Err(format!(
+                    "recovered v{v}, which was never committed (acknowledged up to {:?}, in flight {:?})",
+                    self.versions.keys().last(),
+                    self.in_flight.as_ref().map(|f| f.0)
+                ));
+            }
+        };
+        if v < self.durable_floor {
+            return Err(format!(
+                "recovered v{v}, older than the durable v{}",
+                self.durable_floor
+            ));
+        }
+        check_content(&reader, &expected).map_err(|e| format!("after crash, v{v}: {e}"))?;
+        drop(reader);
+        let report = store.verify().map_err(|e| e.to_string())?;
+        if !report.is_clean() {
+            return Err(format!(
+                "verify after crash found damage: {:?}",
+                report.damage
+            ));
+        }
+        // The recovered version is now the only truth.
+        self.versions.retain(|&k, _| k < v);
+        self.versions.insert(v, expected);
+        self.durable_floor = v;
+        self.in_flight = None;
+        self.broken = false;
+        self.stats.crashes += 1;
+        Ok(store)
+    }
+}
+
+/// Checks that `reader` holds exactly `expected`.
+pub fn check_content(reader: &crate::ReadTxn<'_, PAGE>, expected: &Content) -> Result<(), String> {
+    let ids: Vec<u64> = reader
+        .ids()
+        .map(|r| r.map(|id| id.get()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    let want: Vec<u64> = expected.keys().copied().collect();
+    if ids != want {
+        return Err(format!(
+            "live ids {:?}… differ from the model's {:?}…",
+            &ids[..ids.len().min(10)],
+            &want[..want.len().min(10)]
+        ));
+    }
+    for (&id, &tag) in expected {
+        let bytes = reader
+            .page(PageId::from_raw(id))
+            .map_err(|e| format!("page {id}: {e}"))?;
+        if bytes != page_bytes(id, tag) {
+            return Err(format!("page {id} does not hold tag {tag}"));
+        }
+    }
+    if reader.live_pages() != expected.len() as u64 {
+        return Err(format!(
+            "live count {} but model has {}",
+            reader.live_pages(),
+            expected.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Runs `ops` and checks every promise on the way: after each simulated crash the
+/// store holds the last acknowledged commit or the one in flight (or, with
+/// `Eventual`, one acknowledged since the last sync) and verifies clean; readers
+/// see their version byte for byte; at the end, freeing everything returns the
+/// space. Returns what happened, or the first broken promise.
+pub fn run(ops: &[Op], config: RunConfig) -> Result<RunStats, String> {
+    let disk = CrashStorage::new().map_err(|e| e.to_string())?;
+    let mut ctl = disk.control();
+    let mut store = Store::<PAGE>::create_on(disk, options(config.durability))
+        .map_err(|e| format!("create: {e}"))?;
+    ctl.set_fault(config.fault);
+    let mut m = Model {
+        config,
+        versions: BTreeMap::from([(0, Content::new())]),
+        durable_floor: 0,
+        in_flight: None,
+        stats: RunStats::default(),
+        broken: false,
+    };
+    let mut i = 0;
+    while i < ops.len() {
+        let mut crash = None;
+        {
+            let mut readers: Vec<(crate::ReadTxn<'_, PAGE>, Content)> = Vec::new();
+            // Transactions until the next crash.
+            while i < ops.len() && crash.is_none() {
+                let (base_version, mut work) = m.latest();
+                let mut tag_seed = base_version * 1000 + i as u64;
+                let mut txn = match store.begin_write() {
+                    Ok(t) => Some(t),
+                    Err(Error::NeedsReopen) if m.broken => None,
+                    Err(e) => return Err(format!("begin_write: {e}")),
+                };
+                let mut ended = false;
+                while i < ops.len() && !ended {
+                    let op = ops[i];
+                    i += 1;
+                    if let Op::Crash(seed) = op {
+                        crash = Some(TearPattern::Seeded(seed as u64));
+                        break;
+                    }
+                    let Some(w) = txn.as_mut() else { continue };
+                    match op {
+                        Op::Alloc(n) => {
+                            for id in w
+                                .alloc_bulk(n as usize)
+                                .map_err(|e| format!("alloc: {e}"))?
+                            {
+                                if work.insert(id.get(), 0).is_some() {
+                                    return Err(format!("alloc returned live id {}", id.get()));
+                                }
+                            }
+                        }
+                        Op::Free(sel) => {
+                            if let Some(&id) = pick(&work, sel) {
+                                w.free(PageId::from_raw(id))
+                                    .map_err(|e| format!("free {id}: {e}"))?;
+                                work.remove(&id);
+                                if !matches!(
+                                    w.free(PageId::from_raw(id)),
+                                    Err(Error::DoubleFree(_))
+                                ) {
+                                    return Err("second free was not DoubleFree".into());
+                                }
+                            }
+                        }
+                        Op::FreeBulk(sel, n) => {
+                            let ids: Vec<PageId> = work
+                                .keys()
+                                .skip(sel as usize % (work.len() + 1))
+                                .take(n as usize)
+                                .map(|&id| PageId::from_raw(id))
+                                .collect();
+                            if let Some(&first) = ids.first() {
+                                let mut bad = ids.clone();
+                                bad.push(first);
+                                if !matches!(w.free_bulk(&bad), Err(Error::DoubleFree(_))) {
+                                    return Err("free_bulk with a duplicate did not fail".into());
+                                }
+                            }
+                            w.free_bulk(&ids).map_err(|e| format!("free_bulk: {e}"))?;
+                            for id in ids {
+                                work.remove(&id.get());
+                            }
+                        }
+                        Op::Write(sel, t) => {
+                            if let Some(&id) = pick(&work, sel) {
+                                tag_seed += 1;
+                                let tag = if t == 0 { 0 } else { tag_seed };
+                                w.write(PageId::from_raw(id), &page_bytes(id, tag))
+                                    .map_err(|e| format!("write: {e}"))?;
+                                work.insert(id, tag);
+                            }
+                        }
+                        Op::Commit => {
+                            let next = base_version + 1;
+                            m.in_flight = Some((next, work.clone()));
+                            match txn.take().expect("open").commit() {
+                                Ok(v) if v.get() == next => {
+                                    m.versions.insert(next, std::mem::take(&mut work));
+                                    m.in_flight = None;
+                                    m.stats.commits += 1;
+                                    if config.durability == Durability::Immediate {
+                                        m.durable_floor = next;
+                                    }
+                                }
+                                Ok(v) => {
+                                    return Err(format!("commit returned {v}, expected v{next}"));
+                                }
+                                Err(_) if config.fault.is_some() => {
+                                    m.stats.failed_ops += 1;
+                                    m.broken = true;
+                                }
+                                Err(e) => {
+                                    return Err(format!("commit failed without a fault: {e}"));
+                                }
+                            }
+                            ended = true;
+                        }
+                        Op::Abort => ended = true,
+                        Op::Reader => {
+                            drop(txn.take());
+                            let reader = store.begin_read().map_err(|e| e.to_string())?;
+                            let content = m
+                                .versions
+                                .get(&reader.version().get())
+                                .cloned()
+                                .ok_or("reader version unknown")?;
+                            readers.push((reader, content));
+                            ended = true;
+                        }
+                        Op::Sync => {
+                            drop(txn.take());
+                            match store.sync() {
+                                Ok(()) => m.durable_floor = m.latest().0,
+                                Err(_) if config.fault.is_some() => {
+                                    m.stats.failed_ops += 1;
+                                    m.broken = true;
+                                }
+                                Err(e) => return Err(format!("sync failed without a fault: {e}")),
+                            }
+                            ended = true;
+                        }
+                        Op::Crash(_) => unreachable!("handled above"),
+                    }
+                }
+            }
+            // Readers held across the commits above still see their version.
+            for (reader, content) in &readers {
+                check_content(reader, content)
+                    .map_err(|e| format!("reader at {}: {e}", reader.version()))?;
+            }
+        }
+        if let Some(pattern) = crash {
+            drop(store);
+            store = m.crash_and_reopen(&mut ctl, pattern)?;
+        }
+    }
+    m.stats.storage_ops = ctl.counts().ops;
+    drop(store);
+    let store = m.crash_and_reopen(&mut ctl, config.final_crash)?;
+    free_everything_and_check(&store)?;
+    Ok(m.stats)
+}
+
+fn pick(work: &Content, sel: u16) -> Option<&u64> {
+    if work.is_empty() {
+        None
+    } else {
+        work.keys().nth(sel as usize % work.len())
+    }
+}
+
+/// Frees every page, commits until pending space is released, and checks that
+/// the space in use is back to what an empty store needs (nothing leaked).
+pub fn free_everything_and_check(store: &Store<PAGE>) -> Result<(), String> {
+    let mut w = store.begin_write().map_err(|e| e.to_string())?;
+    let ids: Vec<PageId> = {
+        let r = store.begin_read().map_err(|e| e.to_string())?;
+        r.ids()
+            .collect::<Result<_, _>>()
+            .map_err(|e| e.to_string())?
+    };
+    w.free_bulk(&ids).map_err(|e| e.to_string())?;
+    w.commit().map_err(|e| e.to_string())?;
+    // Freed space returns once no older root can be needed: after a sync with
+    // `Eventual`, after the next commit with `Immediate`.
+    for _ in 0..3 {
+        store.sync().map_err(|e| e.to_string())?;
+        store
+            .begin_write()
+            .and_then(|w| w.commit())
+            .map_err(|e| e.to_string())?;
+    }
+    let report = store.verify().map_err(|e| e.to_string())?;
+    if !report.is_clean() || report.leaked_sectors != 0 {
+        return Err(format!(
+            "after freeing everything: damage {:?}, leaked sectors {}",
+            report.damage, report.leaked_sectors
+        ));
+    }
+    let stats = store.stats();
+    if stats.live_pages != 0 {
+        return Err(format!("{} pages still live", stats.live_pages));
+    }
+    // In use: the meta area plus the few pages of free map and pending list.
+    let in_use = stats.physical_pages - stats.free_pages;
+    if in_use > 16 {
+        return Err(format!(
+            "{in_use} pages still in use after freeing everything ({stats:?})"
+        ));
+    }
+    Ok(())
+}
