@@ -99,11 +99,7 @@ impl Error {
     }
 
     pub(crate) fn corrupt(structure: Structure, offset: u64, detail: impl Into<String>) -> Error {
-        Error::Corrupt {
-            structure,
-            offset,
-            detail: detail.into(),
-        }
+        Error::Corrupt { structure, offset, detail: detail.into() }
     }
 }
 
@@ -117,11 +113,7 @@ impl fmt::Display for Error {
                 write!(f, "the file has {on_disk}-byte pages, not {expected}")
             }
             Error::UnsupportedFormat(why) => write!(f, "not a readable mappedpages file: {why}"),
-            Error::Corrupt {
-                structure,
-                offset,
-                detail,
-            } => {
+            Error::Corrupt { structure, offset, detail } => {
                 write!(f, "damaged {structure} at byte {offset}: {detail}")
             }
             Error::NoValidRoot { detail } => write!(f, "no valid root: {detail}"),
@@ -129,9 +121,7 @@ impl fmt::Display for Error {
             Error::OutOfRange(id) => write!(f, "page {} is out of range", id.get()),
             Error::DoubleFree(id) => write!(f, "page {} freed twice", id.get()),
             Error::WriteInProgress => f.write_str("another write transaction is open"),
-            Error::NeedsReopen => {
-                f.write_str("an earlier I/O failure left the store unusable; reopen it")
-            }
+            Error::NeedsReopen => f.write_str("an earlier I/O failure left the store unusable; reopen it"),
             Error::Full(what) => write!(f, "store full: {what}"),
             Error::InvalidArgument(what) => write!(f, "invalid argument: {what}"),
         }

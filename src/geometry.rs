@@ -54,9 +54,7 @@ impl Geometry {
         if next_id == 0 {
             return 0;
         }
-        (0..MAX_LEVELS)
-            .find(|&l| self.id_cover[l] >= next_id)
-            .map_or(MAX_LEVELS as u8, |l| l as u8 + 1)
+        (0..MAX_LEVELS).find(|&l| self.id_cover[l] >= next_id).map_or(MAX_LEVELS as u8, |l| l as u8 + 1)
     }
 
     /// Free-map depth needed to cover `sectors` sectors (0 for none).
@@ -64,26 +62,16 @@ impl Geometry {
         if sectors == 0 {
             return 0;
         }
-        (0..MAX_LEVELS)
-            .find(|&l| self.sector_cover[l] >= sectors)
-            .map_or(MAX_LEVELS as u8, |l| l as u8 + 1)
+        (0..MAX_LEVELS).find(|&l| self.sector_cover[l] >= sectors).map_or(MAX_LEVELS as u8, |l| l as u8 + 1)
     }
 
     /// Ids a table of `depth` levels can hold.
     pub fn id_capacity(&self, depth: u8) -> u64 {
-        if depth == 0 {
-            0
-        } else {
-            self.id_cover[depth as usize - 1]
-        }
+        if depth == 0 { 0 } else { self.id_cover[depth as usize - 1] }
     }
 
     /// Sectors a free map of `depth` levels covers.
     pub fn sector_capacity(&self, depth: u8) -> u64 {
-        if depth == 0 {
-            0
-        } else {
-            self.sector_cover[depth as usize - 1]
-        }
+        if depth == 0 { 0 } else { self.sector_cover[depth as usize - 1] }
     }
 }

@@ -6,9 +6,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::{Error, Result, Structure};
-use crate::format::{
-    FORMAT_VERSION, Hash16, Header, Root, SECTOR, hash16, meta_pages, root_slot_offset,
-};
+use crate::format::{FORMAT_VERSION, Hash16, Header, Root, SECTOR, hash16, meta_pages, root_slot_offset};
 use crate::geometry::Geometry;
 use crate::space::{PendingGroup, load_chain};
 use crate::storage::{FileStorage, PageReader, Storage, file::FileMode};
@@ -93,8 +91,8 @@ pub(crate) struct WriterState {
     pub pending: VecDeque<PendingGroup>,
     /// Set when a write or sync failed: the store must be reopened.
     pub poisoned: bool,
-    /// Allocation hint.
-    pub cursor: u64,
+    /// No free page lies below this sector, as of the last commit.
+    pub free_hint: u64,
 }
 
 /// The committed root and the versions readers hold.
@@ -121,9 +119,7 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 pub(crate) fn now_nanos() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
 
 impl Shared {
@@ -183,8 +179,7 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
     /// Creates a new store file with options.
     pub fn create_with(path: impl AsRef<Path>, options: Options) -> Result<Self> {
         let () = Self::VALID_PAGE_SIZE;
-        let storage = FileStorage::open(path.as_ref(), FileMode::Create, options.reserve)
-            .map_err(open_error)?;
+        let storage = FileStorage::open(path.as_ref(), FileMode::Create, options.reserve).map_err(open_error)?;
         Self::create_on(storage, options)
     }
 
@@ -197,8 +192,7 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
     /// once if another handle holds the file.
     pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Self> {
         let () = Self::VALID_PAGE_SIZE;
-        let storage = FileStorage::open(path.as_ref(), FileMode::Write, options.reserve)
-            .map_err(open_error)?;
+        let storage = FileStorage::open(path.as_ref(), FileMode::Write, options.reserve).map_err(open_error)?;
         Self::open_on(storage, options)
     }
 
@@ -211,12 +205,7 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
         let meta = meta_pages(PAGE_SIZE) * PAGE_SIZE as u64;
         let mut store_id = [0u8; 16];
         store_id.copy_from_slice(&hash16(
-            &now_nanos()
-                .to_le_bytes()
-                .iter()
-                .chain(&std::process::id().to_le_bytes())
-                .copied()
-                .collect::<Vec<u8>>(),
+            &now_nanos().to_le_bytes().iter().chain(&std::process::id().to_le_bytes()).copied().collect::<Vec<u8>>(),
         ));
         let header = Header {
             page_size: PAGE_SIZE as u32,
@@ -225,21 +214,10 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
             created_nanos: now_nanos(),
             store_id,
         };
-        let root = Root {
-            version: 0,
-            commit_nanos: now_nanos(),
-            file_len: meta,
-            ..Root::default()
-        };
-        storage
-            .grow(meta)
-            .map_err(Error::io("creating the store"))?;
-        storage
-            .write(0, &header.encode())
-            .map_err(Error::io("writing the header"))?;
-        storage
-            .write(root_slot_offset(0), &root.encode())
-            .map_err(Error::io("writing the first root"))?;
+        let root = Root { version: 0, commit_nanos: now_nanos(), file_len: meta, ..Root::default() };
+        storage.grow(meta).map_err(Error::io("creating the store"))?;
+        storage.write(0, &header.encode()).map_err(Error::io("writing the header"))?;
+        storage.write(root_slot_offset(0), &root.encode()).map_err(Error::io("writing the first root"))?;
         storage.sync().map_err(Error::io("syncing a new store"))?;
         Self::open_on(storage, options)
     }
@@ -247,9 +225,7 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
     /// Opens a store on a [`Storage`], recovering the newest intact commit.
     pub fn open_on(storage: impl Storage, options: Options) -> Result<Self> {
         let () = Self::VALID_PAGE_SIZE;
-        Ok(Store {
-            shared: open_shared(Box::new(storage), options, PAGE_SIZE, true)?,
-        })
+        Ok(Store { shared: open_shared(Box::new(storage), options, PAGE_SIZE, true)? })
     }
 
     /// Starts a read transaction on the newest committed version. Never waits
@@ -266,20 +242,14 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
                 drop(slot);
                 return WriteTxn::new(&self.shared, state);
             }
-            slot = self
-                .shared
-                .writer_free
-                .wait(slot)
-                .unwrap_or_else(|e| e.into_inner());
+            slot = self.shared.writer_free.wait(slot).unwrap_or_else(|e| e.into_inner());
         }
     }
 
     /// Starts the write transaction, or fails with [`Error::WriteInProgress`] at
     /// once if another one is open.
     pub fn try_begin_write(&self) -> Result<WriteTxn<'_, PAGE_SIZE>> {
-        let state = lock(&self.shared.writer)
-            .take()
-            .ok_or(Error::WriteInProgress)?;
+        let state = lock(&self.shared.writer).take().ok_or(Error::WriteInProgress)?;
         WriteTxn::new(&self.shared, state)
     }
 
@@ -300,17 +270,9 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
         Stats {
             version: Version(root.version),
             page_size: PAGE_SIZE,
-            live_pages: if root.table_depth == 0 {
-                0
-            } else {
-                root.table.live
-            },
+            live_pages: if root.table_depth == 0 { 0 } else { root.table.live },
             physical_pages: root.file_len / PAGE_SIZE as u64,
-            free_pages: if root.map_depth == 0 {
-                0
-            } else {
-                root.map.free / spp
-            },
+            free_pages: if root.map_depth == 0 { 0 } else { root.map.free / spp },
             pending_pages: root.pending_sectors / spp,
             next_id: root.next_id,
         }
@@ -351,25 +313,11 @@ pub(crate) fn verify_root(shared: &Shared, root: &Root) -> VerifyReport {
 
 /// The header must decode; the other root slot must be empty or a valid root;
 /// the rest of the meta area must be zero.
-fn check_meta_area(
-    shared: &Shared,
-    reader: &PageReader<'_>,
-    root: &Root,
-    damage: &mut Vec<Damage>,
-) {
+fn check_meta_area(shared: &Shared, reader: &PageReader<'_>, root: &Root, damage: &mut Vec<Damage>) {
     let mut report = |structure, offset, detail: String| {
-        damage.push(Damage {
-            structure,
-            offset,
-            ids: None,
-            version: Version(root.version),
-            detail,
-        })
+        damage.push(Damage { structure, offset, ids: None, version: Version(root.version), detail })
     };
-    match reader
-        .bytes(0, SECTOR as usize, Structure::Header)
-        .and_then(Header::decode)
-    {
+    match reader.bytes(0, SECTOR as usize, Structure::Header).and_then(Header::decode) {
         Ok(h) if h == shared.header => {}
         Ok(_) => report(Structure::Header, 0, "header changed since open".into()),
         Err(e) => report(Structure::Header, 0, e.to_string()),
@@ -387,11 +335,7 @@ fn check_meta_area(
     if let Ok(rest) = reader.bytes(3, meta_len - 3 * SECTOR as usize, Structure::File)
         && let Some(i) = rest.iter().position(|&b| b != 0)
     {
-        report(
-            Structure::File,
-            3 * SECTOR + i as u64,
-            "unused bytes of the meta area are not zero".into(),
-        );
+        report(Structure::File, 3 * SECTOR + i as u64, "unused bytes of the meta area are not zero".into());
     }
 }
 
@@ -399,10 +343,7 @@ fn open_error(e: std::io::Error) -> Error {
     match e.kind() {
         std::io::ErrorKind::WouldBlock => Error::Locked,
         std::io::ErrorKind::AlreadyExists => Error::AlreadyExists,
-        _ => Error::Io {
-            context: "opening the file",
-            source: e,
-        },
+        _ => Error::Io { context: "opening the file", source: e },
     }
 }
 
@@ -417,9 +358,7 @@ pub(crate) fn open_shared(
     let geo = Geometry::new(page_size);
     let len = storage.len();
     if len < 3 * SECTOR {
-        return Err(Error::UnsupportedFormat(format!(
-            "file is {len} bytes, shorter than the header and roots"
-        )));
+        return Err(Error::UnsupportedFormat(format!("file is {len} bytes, shorter than the header and roots")));
     }
     let zero_page = vec![0u8; page_size].into_boxed_slice();
     let zero_hash = hash16(&zero_page);
@@ -427,10 +366,7 @@ pub(crate) fn open_shared(
     let reader = unsafe { PageReader::new(storage.view(), page_size) };
     let header = Header::decode(reader.bytes(0, SECTOR as usize, Structure::Header)?)?;
     if header.page_size as usize != page_size {
-        return Err(Error::PageSizeMismatch {
-            on_disk: header.page_size,
-            expected: page_size as u32,
-        });
+        return Err(Error::PageSizeMismatch { on_disk: header.page_size, expected: page_size as u32 });
     }
     debug_assert_eq!(FORMAT_VERSION, 1);
     let mut candidates = Vec::new();
@@ -460,16 +396,12 @@ pub(crate) fn open_shared(
         }
     }
     let Some((root, slot)) = chosen else {
-        return Err(Error::NoValidRoot {
-            detail: rejected.join("; "),
-        });
+        return Err(Error::NoValidRoot { detail: rejected.join("; ") });
     };
     let writer = if writable {
         // The chosen root may have reached only the page cache (a process crash):
         // make it durable before anything builds on it.
-        storage
-            .sync()
-            .map_err(Error::io("syncing the recovered root"))?;
+        storage.sync().map_err(Error::io("syncing the recovered root"))?;
         let pending = load_chain(&reader, root.pending, root.pending_floor)?;
         Some(WriterState {
             durable_version: root.version,
@@ -477,7 +409,7 @@ pub(crate) fn open_shared(
             unsynced_bytes: 0,
             pending,
             poisoned: false,
-            cursor: geo.first_data_sector,
+            free_hint: geo.first_data_sector,
         })
     } else {
         None
@@ -489,10 +421,7 @@ pub(crate) fn open_shared(
         header,
         zero_page,
         zero_hash,
-        published: Mutex::new(Published {
-            root: Arc::new(root),
-            pins: BTreeMap::new(),
-        }),
+        published: Mutex::new(Published { root: Arc::new(root), pins: BTreeMap::new() }),
         writer: Mutex::new(writer),
         writer_free: Condvar::new(),
         writable,

@@ -66,8 +66,7 @@ pub fn page_bytes(id: u64, tag: u64) -> Vec<u8> {
         return vec![0; PAGE];
     }
     let mut out = vec![0u8; PAGE];
-    let mut x =
-        id.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ tag.wrapping_mul(0xD6E8_FEB8_6659_FD93) | 1;
+    let mut x = id.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ tag.wrapping_mul(0xD6E8_FEB8_6659_FD93) | 1;
     for chunk in out.chunks_mut(8) {
         x ^= x << 13;
         x ^= x >> 7;
@@ -119,12 +118,7 @@ struct Model {
 }
 
 fn options(durability: Durability) -> Options {
-    Options {
-        durability,
-        eventual_sync_bytes: 64 << 10,
-        presync_bytes: 256 << 10,
-        ..Options::default()
-    }
+    Options { durability, eventual_sync_bytes: 64 << 10, presync_bytes: 256 << 10, ..Options::default() }
 }
 
 impl Model {
@@ -135,15 +129,11 @@ impl Model {
 
     /// Cuts the power, reopens from the crash image and checks the recovered
     /// state against the model.
-    fn crash_and_reopen(
-        &mut self,
-        ctl: &mut CrashControl,
-        pattern: TearPattern,
-    ) -> Result<Store<PAGE>, String> {
+    fn crash_and_reopen(&mut self, ctl: &mut CrashControl, pattern: TearPattern) -> Result<Store<PAGE>, String> {
         let disk = ctl.crash(pattern).map_err(|e| e.to_string())?;
         *ctl = disk.control();
-        let store = Store::<PAGE>::open_on(disk, options(self.config.durability))
-            .map_err(|e| format!("reopen failed: {e}"))?;
+        let store =
+            Store::<PAGE>::open_on(disk, options(self.config.durability)).map_err(|e| format!("reopen failed: {e}"))?;
         let reader = store.begin_read().map_err(|e| e.to_string())?;
         let v = reader.version().get();
         let expected = match (&self.in_flight, self.versions.get(&v)) {
@@ -158,19 +148,13 @@ impl Model {
             }
         };
         if v < self.durable_floor {
-            return Err(format!(
-                "recovered v{v}, older than the durable v{}",
-                self.durable_floor
-            ));
+            return Err(format!("recovered v{v}, older than the durable v{}", self.durable_floor));
         }
         check_content(&reader, &expected).map_err(|e| format!("after crash, v{v}: {e}"))?;
         drop(reader);
         let report = store.verify().map_err(|e| e.to_string())?;
         if !report.is_clean() {
-            return Err(format!(
-                "verify after crash found damage: {:?}",
-                report.damage
-            ));
+            return Err(format!("verify after crash found damage: {:?}", report.damage));
         }
         // The recovered version is now the only truth.
         self.versions.retain(|&k, _| k < v);
@@ -185,11 +169,8 @@ impl Model {
 
 /// Checks that `reader` holds exactly `expected`.
 pub fn check_content(reader: &crate::ReadTxn<'_, PAGE>, expected: &Content) -> Result<(), String> {
-    let ids: Vec<u64> = reader
-        .ids()
-        .map(|r| r.map(|id| id.get()))
-        .collect::<Result<_, _>>()
-        .map_err(|e| e.to_string())?;
+    let ids: Vec<u64> =
+        reader.ids().map(|r| r.map(|id| id.get())).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
     let want: Vec<u64> = expected.keys().copied().collect();
     if ids != want {
         return Err(format!(
@@ -199,19 +180,13 @@ pub fn check_content(reader: &crate::ReadTxn<'_, PAGE>, expected: &Content) -> R
         ));
     }
     for (&id, &tag) in expected {
-        let bytes = reader
-            .page(PageId::from_raw(id))
-            .map_err(|e| format!("page {id}: {e}"))?;
+        let bytes = reader.page(PageId::from_raw(id)).map_err(|e| format!("page {id}: {e}"))?;
         if bytes != page_bytes(id, tag) {
             return Err(format!("page {id} does not hold tag {tag}"));
         }
     }
     if reader.live_pages() != expected.len() as u64 {
-        return Err(format!(
-            "live count {} but model has {}",
-            reader.live_pages(),
-            expected.len()
-        ));
+        return Err(format!("live count {} but model has {}", reader.live_pages(), expected.len()));
     }
     Ok(())
 }
@@ -224,8 +199,7 @@ pub fn check_content(reader: &crate::ReadTxn<'_, PAGE>, expected: &Content) -> R
 pub fn run(ops: &[Op], config: RunConfig) -> Result<RunStats, String> {
     let disk = CrashStorage::new().map_err(|e| e.to_string())?;
     let mut ctl = disk.control();
-    let mut store = Store::<PAGE>::create_on(disk, options(config.durability))
-        .map_err(|e| format!("create: {e}"))?;
+    let mut store = Store::<PAGE>::create_on(disk, options(config.durability)).map_err(|e| format!("create: {e}"))?;
     ctl.set_fault(config.fault);
     let mut m = Model {
         config,
@@ -260,10 +234,7 @@ pub fn run(ops: &[Op], config: RunConfig) -> Result<RunStats, String> {
                     let Some(w) = txn.as_mut() else { continue };
                     match op {
                         Op::Alloc(n) => {
-                            for id in w
-                                .alloc_bulk(n as usize)
-                                .map_err(|e| format!("alloc: {e}"))?
-                            {
+                            for id in w.alloc_bulk(n as usize).map_err(|e| format!("alloc: {e}"))? {
                                 if work.insert(id.get(), 0).is_some() {
                                     return Err(format!("alloc returned live id {}", id.get()));
                                 }
@@ -271,13 +242,9 @@ pub fn run(ops: &[Op], config: RunConfig) -> Result<RunStats, String> {
                         }
                         Op::Free(sel) => {
                             if let Some(&id) = pick(&work, sel) {
-                                w.free(PageId::from_raw(id))
-                                    .map_err(|e| format!("free {id}: {e}"))?;
+                                w.free(PageId::from_raw(id)).map_err(|e| format!("free {id}: {e}"))?;
                                 work.remove(&id);
-                                if !matches!(
-                                    w.free(PageId::from_raw(id)),
-                                    Err(Error::DoubleFree(_))
-                                ) {
+                                if !matches!(w.free(PageId::from_raw(id)), Err(Error::DoubleFree(_))) {
                                     return Err("second free was not DoubleFree".into());
                                 }
                             }
@@ -339,11 +306,8 @@ pub fn run(ops: &[Op], config: RunConfig) -> Result<RunStats, String> {
                         Op::Reader => {
                             drop(txn.take());
                             let reader = store.begin_read().map_err(|e| e.to_string())?;
-                            let content = m
-                                .versions
-                                .get(&reader.version().get())
-                                .cloned()
-                                .ok_or("reader version unknown")?;
+                            let content =
+                                m.versions.get(&reader.version().get()).cloned().ok_or("reader version unknown")?;
                             readers.push((reader, content));
                             ended = true;
                         }
@@ -365,8 +329,7 @@ pub fn run(ops: &[Op], config: RunConfig) -> Result<RunStats, String> {
             }
             // Readers held across the commits above still see their version.
             for (reader, content) in &readers {
-                check_content(reader, content)
-                    .map_err(|e| format!("reader at {}: {e}", reader.version()))?;
+                check_content(reader, content).map_err(|e| format!("reader at {}: {e}", reader.version()))?;
             }
         }
         if let Some(pattern) = crash {
@@ -382,11 +345,7 @@ pub fn run(ops: &[Op], config: RunConfig) -> Result<RunStats, String> {
 }
 
 fn pick(work: &Content, sel: u16) -> Option<&u64> {
-    if work.is_empty() {
-        None
-    } else {
-        work.keys().nth(sel as usize % work.len())
-    }
+    if work.is_empty() { None } else { work.keys().nth(sel as usize % work.len()) }
 }
 
 /// Frees every page, commits until pending space is released, and checks that
@@ -395,9 +354,7 @@ pub fn free_everything_and_check(store: &Store<PAGE>) -> Result<(), String> {
     let mut w = store.begin_write().map_err(|e| e.to_string())?;
     let ids: Vec<PageId> = {
         let r = store.begin_read().map_err(|e| e.to_string())?;
-        r.ids()
-            .collect::<Result<_, _>>()
-            .map_err(|e| e.to_string())?
+        r.ids().collect::<Result<_, _>>().map_err(|e| e.to_string())?
     };
     w.free_bulk(&ids).map_err(|e| e.to_string())?;
     w.commit().map_err(|e| e.to_string())?;
@@ -405,10 +362,7 @@ pub fn free_everything_and_check(store: &Store<PAGE>) -> Result<(), String> {
     // `Eventual`, after the next commit with `Immediate`.
     for _ in 0..3 {
         store.sync().map_err(|e| e.to_string())?;
-        store
-            .begin_write()
-            .and_then(|w| w.commit())
-            .map_err(|e| e.to_string())?;
+        store.begin_write().and_then(|w| w.commit()).map_err(|e| e.to_string())?;
     }
     let report = store.verify().map_err(|e| e.to_string())?;
     if !report.is_clean() || report.leaked_sectors != 0 {
@@ -424,9 +378,7 @@ pub fn free_everything_and_check(store: &Store<PAGE>) -> Result<(), String> {
     // In use: the meta area plus the few pages of free map and pending list.
     let in_use = stats.physical_pages - stats.free_pages;
     if in_use > 16 {
-        return Err(format!(
-            "{in_use} pages still in use after freeing everything ({stats:?})"
-        ));
+        return Err(format!("{in_use} pages still in use after freeing everything ({stats:?})"));
     }
     Ok(())
 }

@@ -6,8 +6,7 @@ use std::ops::Range;
 
 use crate::error::{Error, Structure};
 use crate::format::{
-    Entry, Hash16, MapNode, MapRef, NodeHeader, PENDING_MAGIC, PendingPage, Root, SECTOR,
-    TableNode, TableRef, hash16,
+    Entry, Hash16, MapNode, MapRef, NodeHeader, PENDING_MAGIC, PendingPage, Root, SECTOR, TableNode, TableRef, hash16,
 };
 use crate::geometry::Geometry;
 use crate::space::bits_in_use;
@@ -33,10 +32,7 @@ pub struct Damage {
 impl Damage {
     /// The logical page this damage is about, when it is one page.
     pub fn page(&self) -> Option<PageId> {
-        self.ids
-            .as_ref()
-            .filter(|r| r.end == r.start + 1)
-            .map(|r| PageId::from_raw(r.start))
+        self.ids.as_ref().filter(|r| r.end == r.start + 1).map(|r| PageId::from_raw(r.start))
     }
 }
 
@@ -82,13 +78,7 @@ pub(crate) struct Walker<'a> {
 }
 
 impl<'a> Walker<'a> {
-    pub fn new(
-        reader: PageReader<'a>,
-        geo: &'a Geometry,
-        root: &'a Root,
-        zero_hash: Hash16,
-        full: bool,
-    ) -> Walker<'a> {
+    pub fn new(reader: PageReader<'a>, geo: &'a Geometry, root: &'a Root, zero_hash: Hash16, full: bool) -> Walker<'a> {
         let since = if full { 0 } else { root.synced_through };
         Walker {
             reader,
@@ -105,13 +95,7 @@ impl<'a> Walker<'a> {
         }
     }
 
-    fn report(
-        &mut self,
-        structure: Structure,
-        sector: u64,
-        ids: Option<Range<u64>>,
-        detail: impl Into<String>,
-    ) {
+    fn report(&mut self, structure: Structure, sector: u64, ids: Option<Range<u64>>, detail: impl Into<String>) {
         self.damage.push(Damage {
             structure,
             offset: sector.saturating_mul(SECTOR),
@@ -124,17 +108,10 @@ impl<'a> Walker<'a> {
     /// Runs every check this walk is set up for.
     pub fn run(&mut self) {
         if self.root.next_id > self.geo.id_capacity(self.root.table_depth) {
-            self.report(
-                Structure::Root,
-                0,
-                None,
-                "next_id does not fit the table depth",
-            );
+            self.report(Structure::Root, 0, None, "next_id does not fit the table depth");
             return;
         }
-        if self.root.file_len / SECTOR > self.geo.sector_capacity(self.root.map_depth)
-            && self.root.map_depth != 0
-        {
+        if self.root.file_len / SECTOR > self.geo.sector_capacity(self.root.map_depth) && self.root.map_depth != 0 {
             self.report(Structure::Root, 0, None, "free map does not cover the file");
             return;
         }
@@ -143,11 +120,7 @@ impl<'a> Walker<'a> {
                 Structure::File,
                 self.reader.len() / SECTOR,
                 None,
-                format!(
-                    "file is {} bytes, root needs {}",
-                    self.reader.len(),
-                    self.root.file_len
-                ),
+                format!("file is {} bytes, root needs {}", self.reader.len(), self.root.file_len),
             );
             return;
         }
@@ -182,23 +155,13 @@ impl<'a> Walker<'a> {
             }
         };
         if hash16(page) != r.checksum {
-            return self.report(
-                Structure::TableNode,
-                r.location,
-                Some(ids),
-                "checksum mismatch",
-            );
+            return self.report(Structure::TableNode, r.location, Some(ids), "checksum mismatch");
         }
         if let Err(e) = read_node(&self.reader, r, level, first) {
             return self.report(Structure::TableNode, r.location, Some(ids), e.to_string());
         }
         if r.written > self.root.version {
-            return self.report(
-                Structure::TableNode,
-                r.location,
-                Some(ids),
-                "written after its root",
-            );
+            return self.report(Structure::TableNode, r.location, Some(ids), "written after its root");
         }
         if self.full {
             self.extents.push((r.location, self.geo.spp));
@@ -238,12 +201,7 @@ impl<'a> Walker<'a> {
         if self.full {
             let s = internal_content(page, self.geo.internal_fanout as usize, span, first);
             if (s.live, s.max_birth, s.content) != (r.live, r.max_birth, r.content) {
-                self.report(
-                    Structure::TableNode,
-                    r.location,
-                    Some(ids),
-                    "summary in parent disagrees with the node",
-                );
+                self.report(Structure::TableNode, r.location, Some(ids), "summary in parent disagrees with the node");
             }
         }
     }
@@ -252,12 +210,7 @@ impl<'a> Walker<'a> {
         let ids = Some(id..id + 1);
         if !e.is_allocated() {
             if self.full && *e != Entry::default() {
-                self.report(
-                    Structure::TableNode,
-                    0,
-                    ids,
-                    "unallocated entry is not zero",
-                );
+                self.report(Structure::TableNode, 0, ids, "unallocated entry is not zero");
             }
             return;
         }
@@ -265,22 +218,12 @@ impl<'a> Walker<'a> {
             return;
         }
         if e.birth > self.root.version || id >= self.root.next_id {
-            return self.report(
-                Structure::Page,
-                e.location,
-                ids,
-                "entry born after its root or beyond next_id",
-            );
+            return self.report(Structure::Page, e.location, ids, "entry born after its root or beyond next_id");
         }
         self.pages_checked += 1;
         if e.location == 0 {
             if e.stored_len != 0 || e.content != self.zero_hash {
-                self.report(
-                    Structure::Page,
-                    0,
-                    ids,
-                    "zero page entry with a length or a non-zero hash",
-                );
+                self.report(Structure::Page, 0, ids, "zero page entry with a length or a non-zero hash");
             }
             return;
         }
@@ -289,10 +232,7 @@ impl<'a> Walker<'a> {
                 Structure::Page,
                 e.location,
                 ids,
-                format!(
-                    "codec {} / stored length {} not readable by format v1",
-                    e.codec, e.stored_len
-                ),
+                format!("codec {} / stored length {} not readable by format v1", e.codec, e.stored_len),
             );
         }
         match self.reader.page(e.location, Structure::Page) {
@@ -329,12 +269,7 @@ impl<'a> Walker<'a> {
         }
         if level == 0 {
             if self.full && crate::space::count_free(MapNode::bits(page)) != r.free {
-                self.report(
-                    Structure::FreeMap,
-                    r.location,
-                    None,
-                    "free count in parent disagrees with the leaf",
-                );
+                self.report(Structure::FreeMap, r.location, None, "free count in parent disagrees with the leaf");
             }
             return;
         }
@@ -344,23 +279,13 @@ impl<'a> Walker<'a> {
             let c = MapNode::child(page, i);
             free = free.saturating_add(c.free);
             if c.written > r.written {
-                self.report(
-                    Structure::FreeMap,
-                    r.location,
-                    None,
-                    format!("child {i} newer than its parent"),
-                );
+                self.report(Structure::FreeMap, r.location, None, format!("child {i} newer than its parent"));
                 continue;
             }
             self.map(&c, level - 1, first + i as u64 * span);
         }
         if self.full && free != r.free {
-            self.report(
-                Structure::FreeMap,
-                r.location,
-                None,
-                "free count in parent disagrees with the node",
-            );
+            self.report(Structure::FreeMap, r.location, None, "free count in parent disagrees with the node");
         }
     }
 
@@ -372,12 +297,7 @@ impl<'a> Walker<'a> {
         while link.location != 0 && link.written > self.root.pending_floor {
             steps += 1;
             if steps > max_steps {
-                return self.report(
-                    Structure::PendingList,
-                    link.location,
-                    None,
-                    "list longer than the file",
-                );
+                return self.report(Structure::PendingList, link.location, None, "list longer than the file");
             }
             if !self.wanted(link.written) {
                 return;
@@ -395,12 +315,7 @@ impl<'a> Walker<'a> {
                 || h.written != link.written
                 || PendingPage::count(page) as usize > capacity
             {
-                return self.report(
-                    Structure::PendingList,
-                    link.location,
-                    None,
-                    "checksum or header mismatch",
-                );
+                return self.report(Structure::PendingList, link.location, None, "checksum or header mismatch");
             }
             if self.full {
                 self.extents.push((link.location, self.geo.spp));
@@ -411,12 +326,7 @@ impl<'a> Walker<'a> {
             }
             let prev = PendingPage::prev(page);
             if prev.written > link.written {
-                return self.report(
-                    Structure::PendingList,
-                    link.location,
-                    None,
-                    "link to a newer page",
-                );
+                return self.report(Structure::PendingList, link.location, None, "link to a newer page");
             }
             link = prev;
         }
@@ -440,12 +350,7 @@ impl<'a> Walker<'a> {
                 );
             }
             if start.saturating_add(len) > end {
-                self.report(
-                    Structure::File,
-                    start,
-                    None,
-                    "extent beyond the file length",
-                );
+                self.report(Structure::File, start, None, "extent beyond the file length");
                 continue;
             }
             last_end = last_end.max(start + len);
@@ -461,14 +366,8 @@ impl<'a> Walker<'a> {
                 Err(e) => self.report(Structure::FreeMap, start, None, e.to_string()),
             }
         }
-        let free = if self.root.map_depth == 0 {
-            0
-        } else {
-            self.root.map.free
-        };
-        let in_use = end
-            .saturating_sub(self.geo.first_data_sector)
-            .saturating_sub(free);
+        let free = if self.root.map_depth == 0 { 0 } else { self.root.map.free };
+        let in_use = end.saturating_sub(self.geo.first_data_sector).saturating_sub(free);
         self.leaked_sectors = in_use.saturating_sub(reached);
         self.extents = extents;
     }

@@ -38,15 +38,7 @@ fn workload() -> Vec<Op> {
 }
 
 fn every_power_cut(durability: Durability) {
-    let clean = run(
-        &workload(),
-        RunConfig {
-            durability,
-            fault: None,
-            final_crash: TearPattern::DropAll,
-        },
-    )
-    .unwrap();
+    let clean = run(&workload(), RunConfig { durability, fault: None, final_crash: TearPattern::DropAll }).unwrap();
     assert!(clean.commits >= 6);
     let total = clean.storage_ops;
     assert!(total > 20, "workload too small: {total} storage ops");
@@ -59,11 +51,7 @@ fn every_power_cut(durability: Durability) {
             TearPattern::Seeded(k),
             TearPattern::Seeded(k ^ 0xABCD),
         ] {
-            let config = RunConfig {
-                durability,
-                fault: Some(Fault::PowerCutAt(k)),
-                final_crash: pattern,
-            };
+            let config = RunConfig { durability, fault: Some(Fault::PowerCutAt(k)), final_crash: pattern };
             if let Err(e) = run(&workload(), config) {
                 panic!("power cut at op {k} of {total}, {pattern:?}: {e}");
             }
@@ -86,23 +74,11 @@ fn crash_power_cut_at_every_write_and_sync_eventual() {
 #[test]
 fn io_error_each_write_sync_and_grow_fails_once() {
     for durability in [Durability::Immediate, Durability::Eventual] {
-        let clean = run(
-            &workload(),
-            RunConfig {
-                durability,
-                fault: None,
-                final_crash: TearPattern::KeepAll,
-            },
-        )
-        .unwrap();
+        let clean = run(&workload(), RunConfig { durability, fault: None, final_crash: TearPattern::KeepAll }).unwrap();
         for k in 0..clean.storage_ops {
             for fault in [Fault::FailWrite(k), Fault::FailSync(k), Fault::FailGrow(k)] {
                 for pattern in [TearPattern::KeepAll, TearPattern::Seeded(k)] {
-                    let config = RunConfig {
-                        durability,
-                        fault: Some(fault),
-                        final_crash: pattern,
-                    };
+                    let config = RunConfig { durability, fault: Some(fault), final_crash: pattern };
                     if let Err(e) = run(&workload(), config) {
                         panic!("{fault:?}, {durability:?}, {pattern:?}: {e}");
                     }
@@ -166,27 +142,13 @@ proptest! {
 #[test]
 fn crash_eventual_never_reuses_space_an_unsynced_commit_freed() {
     use Op::*;
-    let mut ops = vec![
-        Alloc(6),
-        Write(0, 1),
-        Write(1, 1),
-        Write(2, 1),
-        Write(3, 1),
-        Commit,
-        Sync,
-    ];
+    let mut ops = vec![Alloc(6), Write(0, 1), Write(1, 1), Write(2, 1), Write(3, 1), Commit, Sync];
     for round in 0..12u16 {
         ops.extend([Write(round % 4, 1), Write((round + 1) % 4, 1), Commit]);
     }
-    let patterns = (0..64u64)
-        .map(TearPattern::Seeded)
-        .chain([TearPattern::AllButFirstBytes(1536)]);
+    let patterns = (0..64u64).map(TearPattern::Seeded).chain([TearPattern::AllButFirstBytes(1536)]);
     for pattern in patterns {
-        let config = RunConfig {
-            durability: Durability::Eventual,
-            fault: None,
-            final_crash: pattern,
-        };
+        let config = RunConfig { durability: Durability::Eventual, fault: None, final_crash: pattern };
         if let Err(e) = run(&ops, config) {
             panic!("{pattern:?}: {e}");
         }

@@ -3,11 +3,7 @@
 use mappedpages::{Error, Options, PageId, Store, storage::MemoryStorage};
 
 fn mem_store() -> Store<4096> {
-    Store::<4096>::create_on(
-        MemoryStorage::with_capacity(1 << 28).unwrap(),
-        Options::default(),
-    )
-    .unwrap()
+    Store::<4096>::create_on(MemoryStorage::with_capacity(1 << 28).unwrap(), Options::default()).unwrap()
 }
 
 #[test]
@@ -70,10 +66,7 @@ fn abort_leaks_nothing_and_errors_are_typed() {
     drop(w);
     assert_eq!(store.stats(), before);
     let mut w = store.begin_write().unwrap();
-    assert!(matches!(
-        w.free(PageId::from_raw(5)),
-        Err(Error::OutOfRange(_))
-    ));
+    assert!(matches!(w.free(PageId::from_raw(5)), Err(Error::OutOfRange(_))));
     w.free(id).unwrap();
     assert!(matches!(w.free(id), Err(Error::DoubleFree(_))));
     w.commit().unwrap();

@@ -150,15 +150,10 @@ pub fn parse(raw: impl IntoIterator<Item = String>) -> Result<Option<Args>, Stri
                 let v = value(&flag)?;
                 let mut engines = Vec::new();
                 for e in v.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-                    match Kind::ALL
-                        .iter()
-                        .find(|k| k.name() == e.to_ascii_lowercase())
-                    {
+                    match Kind::ALL.iter().find(|k| k.name() == e.to_ascii_lowercase()) {
                         Some(k) => engines.push(*k),
                         None => {
-                            return Err(format!(
-                                "--engines: unknown engine {e:?} (mappedpages, lmdb, redb, raw)"
-                            ));
+                            return Err(format!("--engines: unknown engine {e:?} (mappedpages, lmdb, redb, raw)"));
                         }
                     }
                 }
@@ -185,7 +180,5 @@ pub fn parse(raw: impl IntoIterator<Item = String>) -> Result<Option<Args>, Stri
 
 fn num(flag: &str, v: &str) -> Result<u64, String> {
     let clean: String = v.chars().filter(|c| *c != '_').collect();
-    clean
-        .parse()
-        .map_err(|e| format!("{flag}: {v:?} is not a whole number ({e})"))
+    clean.parse().map_err(|e| format!("{flag}: {v:?} is not a whole number ({e})"))
 }

@@ -67,19 +67,13 @@ fn workspace_root() -> PathBuf {
 
 fn run(args: &Args) -> Res<()> {
     let root = workspace_root();
-    let base = args
-        .dir
-        .clone()
-        .unwrap_or_else(|| root.join("target/bench/tmp"));
+    let base = args.dir.clone().unwrap_or_else(|| root.join("target/bench/tmp"));
     let work = base.join(format!("peers-{}", std::process::id()));
     if work.exists() {
         fs::remove_dir_all(&work)?;
     }
     fs::create_dir_all(&work)?;
-    let json_path = args
-        .json
-        .clone()
-        .unwrap_or_else(|| root.join("target/bench/peers.json"));
+    let json_path = args.json.clone().unwrap_or_else(|| root.join("target/bench/peers.json"));
 
     let engines = args.engines.clone();
 
@@ -117,12 +111,7 @@ fn run(args: &Args) -> Res<()> {
 }
 
 fn progress(workload: &str, kind: Kind, run: usize, runs: usize, value: f64, unit: &str) {
-    eprintln!(
-        "  [{workload}] {:<11} run {}/{}: {value:.1} {unit}",
-        kind.name(),
-        run + 1,
-        runs
-    );
+    eprintln!("  [{workload}] {:<11} run {}/{}: {value:.1} {unit}", kind.name(), run + 1, runs);
 }
 
 fn run_workloads(args: &Args, engines: &[Kind], work: &Path) -> Res<Vec<Row>> {
@@ -143,12 +132,7 @@ fn run_workloads(args: &Args, engines: &[Kind], work: &Path) -> Res<Vec<Row>> {
             let t = Instant::now();
             let mut e = k.create(&work.join(format!("{}-data", k.name())), max_pages)?;
             load_chunked(e.as_mut(), args.pages)?;
-            eprintln!(
-                "  [setup] {:<11} loaded {} pages in {:.2} s",
-                k.name(),
-                args.pages,
-                t.elapsed().as_secs_f64()
-            );
+            eprintln!("  [setup] {:<11} loaded {} pages in {:.2} s", k.name(), args.pages, t.elapsed().as_secs_f64());
             stores.push((k, e));
         }
         let mut stamp = 1u64;
@@ -284,12 +268,7 @@ fn run_workloads(args: &Args, engines: &[Kind], work: &Path) -> Res<Vec<Row>> {
                     let h = k.open_and_begin_read(&dir, big_pages)?;
                     let ms = t.elapsed().as_secs_f64() * 1e3;
                     k.close(h);
-                    eprintln!(
-                        "  [W5] {:<11} run {}/{}: open {which}: {ms:.3} ms",
-                        k.name(),
-                        run + 1,
-                        args.runs
-                    );
+                    eprintln!("  [W5] {:<11} run {}/{}: open {which}: {ms:.3} ms", k.name(), run + 1, args.runs);
                     samples.push(ms);
                 }
             }
@@ -318,16 +297,8 @@ fn run_workloads(args: &Args, engines: &[Kind], work: &Path) -> Res<Vec<Row>> {
     }
 
     let mut rows = Vec::new();
-    for (key, row) in [
-        ("W1", w1),
-        ("W2", w2),
-        ("W3", w3),
-        ("W4", w4),
-        ("W5", w5),
-        ("W5", w5e),
-        ("W5", w5r),
-        ("W6", w6),
-    ] {
+    for (key, row) in [("W1", w1), ("W2", w2), ("W3", w3), ("W4", w4), ("W5", w5), ("W5", w5e), ("W5", w5r), ("W6", w6)]
+    {
         if args.wants(key) {
             rows.push(row);
         }

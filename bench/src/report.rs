@@ -22,12 +22,7 @@ pub struct Row {
 
 impl Row {
     pub fn new(key: &'static str, label: &'static str, unit: &'static str) -> Self {
-        Row {
-            key,
-            label,
-            unit,
-            values: [None; 4],
-        }
+        Row { key, label, unit, values: [None; 4] }
     }
 
     pub fn set(&mut self, kind: Kind, v: f64) {
@@ -91,11 +86,7 @@ fn json_num(v: Option<f64>) -> String {
         Some(v) if v.is_finite() => {
             let s = format!("{v:.6}");
             let s = s.trim_end_matches('0').trim_end_matches('.');
-            if s.is_empty() || s == "-" {
-                "0".into()
-            } else {
-                s.to_string()
-            }
+            if s.is_empty() || s == "-" { "0".into() } else { s.to_string() }
         }
         _ => "null".into(),
     }
@@ -110,12 +101,7 @@ pub fn json(rows: &[Row]) -> String {
         let _ = write!(out, "  \"{}\": {{", r.key);
         let mut first = true;
         for (e, v) in ENGINES.iter().zip(r.values) {
-            let _ = write!(
-                out,
-                "{}\"{e}\": {}",
-                if first { "" } else { ", " },
-                json_num(v)
-            );
+            let _ = write!(out, "{}\"{e}\": {}", if first { "" } else { ", " }, json_num(v));
             first = false;
         }
         for p in PEERS {
@@ -143,11 +129,7 @@ pub fn median(mut xs: Vec<f64>) -> Option<f64> {
     }
     xs.sort_by(|a, b| a.total_cmp(b));
     let n = xs.len();
-    Some(if n % 2 == 1 {
-        xs[n / 2]
-    } else {
-        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
-    })
+    Some(if n % 2 == 1 { xs[n / 2] } else { (xs[n / 2 - 1] + xs[n / 2]) / 2.0 })
 }
 
 #[cfg(test)]

@@ -43,22 +43,13 @@ impl Header {
     /// Decodes and checks the header from the first bytes of the file.
     pub fn decode(file: &[u8]) -> Result<Header> {
         let Some(b) = file.get(..SECTOR as usize) else {
-            return Err(Error::UnsupportedFormat(format!(
-                "file is {} bytes, shorter than a header",
-                file.len()
-            )));
+            return Err(Error::UnsupportedFormat(format!("file is {} bytes, shorter than a header", file.len())));
         };
         if &b[0..8] != MAGIC {
-            return Err(Error::UnsupportedFormat(
-                "no mappedpages magic at the start of the file".into(),
-            ));
+            return Err(Error::UnsupportedFormat("no mappedpages magic at the start of the file".into()));
         }
         if hash16(&b[..CHECKSUM_AT]) != get_hash(b, CHECKSUM_AT) {
-            return Err(Error::corrupt(
-                Structure::Header,
-                0,
-                "header checksum mismatch",
-            ));
+            return Err(Error::corrupt(Structure::Header, 0, "header checksum mismatch"));
         }
         let version = get_u32(b, 8);
         if version != FORMAT_VERSION {
@@ -76,24 +67,13 @@ impl Header {
             store_id,
         };
         if header.incompat_features != 0 {
-            return Err(Error::UnsupportedFormat(format!(
-                "unknown features {:#x}",
-                header.incompat_features
-            )));
+            return Err(Error::UnsupportedFormat(format!("unknown features {:#x}", header.incompat_features)));
         }
         if !header.page_size.is_power_of_two() || header.page_size < 1024 {
-            return Err(Error::corrupt(
-                Structure::Header,
-                0,
-                format!("invalid page size {}", header.page_size),
-            ));
+            return Err(Error::corrupt(Structure::Header, 0, format!("invalid page size {}", header.page_size)));
         }
         if b[56..CHECKSUM_AT].iter().any(|&x| x != 0) {
-            return Err(Error::corrupt(
-                Structure::Header,
-                0,
-                "reserved header bytes are not zero",
-            ));
+            return Err(Error::corrupt(Structure::Header, 0, "reserved header bytes are not zero"));
         }
         Ok(header)
     }
@@ -104,13 +84,7 @@ mod tests {
     use super::*;
 
     fn sample() -> Header {
-        Header {
-            page_size: 4096,
-            incompat_features: 0,
-            compat_features: 0,
-            created_nanos: 42,
-            store_id: [7; 16],
-        }
+        Header { page_size: 4096, incompat_features: 0, compat_features: 0, created_nanos: 42, store_id: [7; 16] }
     }
 
     #[test]

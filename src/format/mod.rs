@@ -90,12 +90,7 @@ impl NodeHeader {
     pub(crate) fn read(page: &[u8]) -> NodeHeader {
         let mut magic = [0u8; 4];
         magic.copy_from_slice(&page[0..4]);
-        NodeHeader {
-            magic,
-            level: page[4],
-            written: get_u64(page, 8),
-            first: get_u64(page, 16),
-        }
+        NodeHeader { magic, level: page[4], written: get_u64(page, 8), first: get_u64(page, 16) }
     }
 
     pub(crate) fn write(&self, page: &mut [u8]) {
@@ -122,12 +117,7 @@ mod tests {
     #[test]
     fn node_header_round_trips() {
         let mut page = vec![0xAAu8; 4096];
-        let h = NodeHeader {
-            magic: *b"MPTN",
-            level: 3,
-            written: 77,
-            first: 1234,
-        };
+        let h = NodeHeader { magic: *b"MPTN", level: 3, written: 77, first: 1234 };
         h.write(&mut page);
         assert_eq!(NodeHeader::read(&page), h);
         assert!(page[24..NODE_HEADER].iter().all(|&b| b == 0));

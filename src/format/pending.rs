@@ -37,13 +37,7 @@ impl PendingPage {
     /// Encodes a page holding `records` (at most `capacity`), linking to `prev`.
     pub fn encode(page: &mut [u8], written: u64, prev: &ChainRef, records: &[PendingRecord]) {
         page.fill(0);
-        NodeHeader {
-            magic: PENDING_MAGIC,
-            level: 0,
-            written,
-            first: 0,
-        }
-        .write(page);
+        NodeHeader { magic: PENDING_MAGIC, level: 0, written, first: 0 }.write(page);
         put_u32(page, 16, records.len() as u32);
         prev.write(page, 24);
         for (i, r) in records.iter().enumerate() {

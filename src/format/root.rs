@@ -29,11 +29,7 @@ pub struct ChainRef {
 
 impl ChainRef {
     pub(crate) fn read(b: &[u8], at: usize) -> ChainRef {
-        ChainRef {
-            location: get_u64(b, at),
-            written: get_u64(b, at + 8),
-            checksum: get_hash(b, at + 16),
-        }
+        ChainRef { location: get_u64(b, at), written: get_u64(b, at + 8), checksum: get_hash(b, at + 16) }
     }
 
     pub(crate) fn write(&self, b: &mut [u8], at: usize) {
@@ -110,11 +106,7 @@ impl Root {
         if hash16(&b[..CHECKSUM_AT]) != get_hash(b, CHECKSUM_AT) {
             return Err(bad("checksum mismatch".into()));
         }
-        if b[50..56]
-            .iter()
-            .chain(&b[208..CHECKSUM_AT])
-            .any(|&x| x != 0)
-        {
+        if b[50..56].iter().chain(&b[208..CHECKSUM_AT]).any(|&x| x != 0) {
             return Err(bad("reserved bytes are not zero".into()));
         }
         let root = Root {
@@ -132,25 +124,15 @@ impl Root {
             pending_sectors: get_u64(b, 200),
         };
         if root.table_depth > MAX_DEPTH || root.map_depth > MAX_DEPTH {
-            return Err(bad(format!(
-                "tree depth {}/{} too large",
-                root.table_depth, root.map_depth
-            )));
+            return Err(bad(format!("tree depth {}/{} too large", root.table_depth, root.map_depth)));
         }
         if root.file_len % page_size as u64 != 0 || root.file_len == 0 {
-            return Err(bad(format!(
-                "file length {} is not a positive multiple of the page size",
-                root.file_len
-            )));
+            return Err(bad(format!("file length {} is not a positive multiple of the page size", root.file_len)));
         }
         if root.synced_through > root.version || root.pending_floor > root.version {
-            return Err(bad(
-                "synced_through or pending_floor beyond the version".into()
-            ));
+            return Err(bad("synced_through or pending_floor beyond the version".into()));
         }
-        if (root.table_depth == 0 && root.table.location != 0)
-            || (root.map_depth == 0 && root.map.location != 0)
-        {
+        if (root.table_depth == 0 && root.table.location != 0) || (root.map_depth == 0 && root.map.location != 0) {
             return Err(bad("tree depth and top node disagree".into()));
         }
         Ok(Some(root))
@@ -170,25 +152,9 @@ mod tests {
             next_id: 3,
             table_depth: 1,
             map_depth: 1,
-            table: TableRef {
-                location: 8,
-                written: 9,
-                max_birth: 9,
-                live: 3,
-                checksum: [1; 16],
-                content: [2; 16],
-            },
-            map: MapRef {
-                location: 16,
-                written: 9,
-                free: 7,
-                checksum: [3; 16],
-            },
-            pending: ChainRef {
-                location: 24,
-                written: 9,
-                checksum: [4; 16],
-            },
+            table: TableRef { location: 8, written: 9, max_birth: 9, live: 3, checksum: [1; 16], content: [2; 16] },
+            map: MapRef { location: 16, written: 9, free: 7, checksum: [3; 16] },
+            pending: ChainRef { location: 24, written: 9, checksum: [4; 16] },
             pending_floor: 7,
             pending_sectors: 16,
         }

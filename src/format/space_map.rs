@@ -1,9 +1,7 @@
 //! Free-map nodes: one page each, a 64-byte node header then either a bitmap
 //! (one bit per sector, 1 = in use) or child references (40 bytes each).
 
-use super::{
-    Hash16, NODE_HEADER, NodeHeader, get_hash, get_u64, put_hash, put_u64, sectors_per_page,
-};
+use super::{Hash16, NODE_HEADER, NodeHeader, get_hash, get_u64, put_hash, put_u64, sectors_per_page};
 
 /// Magic of a free-map node.
 pub const MAP_MAGIC: [u8; 4] = *b"MPFM";
@@ -79,13 +77,7 @@ impl MapNode {
 
     /// Writes a fresh node header.
     pub fn init(page: &mut [u8], level: u8, written: u64, first_sector: u64) {
-        NodeHeader {
-            magic: MAP_MAGIC,
-            level,
-            written,
-            first: first_sector,
-        }
-        .write(page)
+        NodeHeader { magic: MAP_MAGIC, level, written, first: first_sector }.write(page)
     }
 }
 

@@ -1,9 +1,7 @@
 //! Page-table nodes: one page each, a 64-byte node header then either leaf
 //! entries (48 bytes each) or child references (64 bytes each).
 
-use super::{
-    Hash16, NODE_HEADER, NodeHeader, get_hash, get_u32, get_u64, put_hash, put_u32, put_u64,
-};
+use super::{Hash16, NODE_HEADER, NodeHeader, get_hash, get_u32, get_u64, put_hash, put_u32, put_u64};
 
 /// Magic of a table node.
 pub const TABLE_MAGIC: [u8; 4] = *b"MPTN";
@@ -153,13 +151,7 @@ impl TableNode {
 
     /// Writes a fresh node header.
     pub fn init(page: &mut [u8], level: u8, written: u64, first_id: u64) {
-        NodeHeader {
-            magic: TABLE_MAGIC,
-            level,
-            written,
-            first: first_id,
-        }
-        .write(page)
+        NodeHeader { magic: TABLE_MAGIC, level, written, first: first_id }.write(page)
     }
 }
 
@@ -189,14 +181,7 @@ mod tests {
         };
         TableNode::set_entry(&mut page, 83, &e);
         assert_eq!(TableNode::entry(&page, 83), e);
-        let r = TableRef {
-            location: 1,
-            written: 2,
-            max_birth: 3,
-            live: 4,
-            checksum: [7; 16],
-            content: [8; 16],
-        };
+        let r = TableRef { location: 1, written: 2, max_birth: 3, live: 4, checksum: [7; 16], content: [8; 16] };
         TableNode::set_child(&mut page, 62, &r);
         assert_eq!(TableNode::child(&page, 62), r);
     }

@@ -20,9 +20,29 @@ pub(crate) fn set_range(bits: &mut [u8], from: u64, to: u64, used: bool) {
     }
 }
 
+/// Zero bits in `[from, to)`.
+pub(crate) fn count_free_range(bits: &[u8], from: u64, to: u64) -> u64 {
+    let (from, to) = (from as usize, to as usize);
+    let mut n = 0u64;
+    let mut i = from;
+    while i < to {
+        if i % 8 == 0 && i + 8 <= to {
+            let whole = (to - i) / 8;
+            n += count_free(&bits[i / 8..i / 8 + whole]);
+            i += whole * 8;
+            continue;
+        }
+        n += u64::from(bits[i / 8] & (1 << (i % 8)) == 0);
+        i += 1;
+    }
+    n
+}
+
 /// Zero bits in `bits`.
 pub(crate) fn count_free(bits: &[u8]) -> u64 {
-    bits.iter().map(|b| b.count_zeros() as u64).sum()
+    let words = bits.chunks_exact(8);
+    let tail: u64 = words.remainder().iter().map(|b| b.count_zeros() as u64).sum();
+    tail + words.map(|w| u64::from_le_bytes(w.try_into().expect("8 bytes")).count_zeros() as u64).sum::<u64>()
 }
 
 /// True when every bit of `[from, from + n)` is clear.
@@ -38,10 +58,7 @@ pub(crate) fn all_free(bits: &[u8], from: u64, n: u64) -> bool {
 pub(crate) fn first_free_unit(bits: &[u8], start: u64, count: u64, unit: u64) -> Option<u64> {
     if unit == 8 {
         let s = start as usize;
-        return bits[s..count as usize]
-            .iter()
-            .position(|&b| b == 0)
-            .map(|p| (s + p) as u64);
+        return bits[s..count as usize].iter().position(|&b| b == 0).map(|p| (s + p) as u64);
     }
     (start..count).find(|&k| all_free(bits, k * unit, unit))
 }
@@ -55,6 +72,8 @@ mod tests {
         let mut b = vec![0u8; 8];
         set_range(&mut b, 3, 45, true);
         assert_eq!(count_free(&b), 64 - 42);
+        assert_eq!(count_free_range(&b, 0, 64), 64 - 42);
+        assert_eq!(count_free_range(&b, 2, 10), 1);
         assert!(all_free(&b, 0, 3));
         assert!(!all_free(&b, 0, 4));
         assert!(all_free(&b, 45, 19));

@@ -28,26 +28,19 @@ pub(crate) struct SpaceMap<'a> {
     /// Sectors in the file as this transaction sees it (grows on demand).
     pub file_sectors: u64,
     dirty: BTreeMap<u64, DirtyLeaf>,
-    /// Next-fit hint: allocation starts looking here.
-    pub cursor: u64,
+    /// Sectors set aside for this commit: (next, end).
+    reserved: Option<(u64, u64)>,
+    /// No free page lies below this sector (first-fit starts here).
+    pub free_hint: u64,
     /// Upper bound on the file's length, in sectors.
     max_sectors: u64,
 }
 
 /// Reads a committed free-map node and checks its header.
-pub(crate) fn read_map_node<'a>(
-    reader: &PageReader<'a>,
-    r: &MapRef,
-    level: usize,
-    first: u64,
-) -> Result<&'a [u8]> {
+pub(crate) fn read_map_node<'a>(reader: &PageReader<'a>, r: &MapRef, level: usize, first: u64) -> Result<&'a [u8]> {
     let page = reader.page(r.location, Structure::FreeMap)?;
     let h = NodeHeader::read(page);
-    if h.magic != MAP_MAGIC
-        || h.level as usize != level
-        || h.first != first
-        || h.written != r.written
-    {
+    if h.magic != MAP_MAGIC || h.level as usize != level || h.first != first || h.written != r.written {
         return Err(Error::corrupt(
             Structure::FreeMap,
             r.location * SECTOR,
@@ -67,7 +60,6 @@ impl<'a> SpaceMap<'a> {
         base: MapRef,
         base_depth: u8,
         file_sectors: u64,
-        cursor: u64,
         max_sectors: u64,
     ) -> SpaceMap<'a> {
         SpaceMap {
@@ -77,7 +69,8 @@ impl<'a> SpaceMap<'a> {
             base_depth,
             file_sectors,
             dirty: BTreeMap::new(),
-            cursor,
+            reserved: None,
+            free_hint: 0,
             max_sectors,
         }
     }
@@ -143,13 +136,10 @@ impl<'a> SpaceMap<'a> {
             let index = s / spl;
             let leaf_end = ((index + 1) * spl).min(end);
             let leaf = self.leaf_mut(index)?;
-            bits::set_range(
-                &mut leaf.bits,
-                s - index * spl,
-                leaf_end - index * spl,
-                used,
-            );
-            leaf.free = bits::count_free(&leaf.bits);
+            let (from, to) = (s - index * spl, leaf_end - index * spl);
+            let before = bits::count_free_range(&leaf.bits, from, to);
+            bits::set_range(&mut leaf.bits, from, to, used);
+            leaf.free = leaf.free.saturating_sub(before) + if used { 0 } else { to - from };
             s = leaf_end;
         }
         Ok(())
@@ -157,9 +147,7 @@ impl<'a> SpaceMap<'a> {
 
     /// Returns an extent to the free map.
     pub fn release(&mut self, start: u64, sectors: u64) -> Result<()> {
-        let end = start
-            .checked_add(sectors)
-            .filter(|&e| e <= self.file_sectors);
+        let end = start.checked_add(sectors).filter(|&e| e <= self.file_sectors);
         if start < self.geo.first_data_sector || end.is_none() {
             return Err(Error::corrupt(
                 Structure::PendingList,
@@ -167,6 +155,7 @@ impl<'a> SpaceMap<'a> {
                 format!("pending extent {start}+{sectors} lies outside the file"),
             ));
         }
+        self.free_hint = self.free_hint.min(start);
         self.set(start, sectors, false)
     }
 
@@ -176,23 +165,30 @@ impl<'a> SpaceMap<'a> {
     }
 
     /// Allocates between 1 and `max_pages` contiguous pages; returns the first
-    /// sector and the number of pages.
+    /// sector and the number of pages. Pages come from the reservation while it
+    /// lasts, then first-fit.
     pub fn alloc_run(&mut self, max_pages: u64) -> Result<(u64, u64)> {
-        let start = self.cursor.max(self.geo.first_data_sector);
-        let found = match self.find_free(start)? {
-            Some(s) => Some(s),
-            None => self.find_free(self.geo.first_data_sector)?,
-        };
-        let first = match found {
-            Some(s) => s,
+        let spp = self.geo.spp;
+        if let Some((next, end)) = self.reserved
+            && next < end
+        {
+            let pages = max_pages.min((end - next) / spp);
+            self.reserved = Some((next + pages * spp, end));
+            self.set(next, pages * spp, true)?;
+            return Ok((next, pages));
+        }
+        let first = match self.find_free(self.free_hint.max(self.geo.first_data_sector))? {
+            Some(s) => {
+                self.free_hint = s;
+                s
+            }
             None => {
                 let old_end = self.file_sectors;
-                self.grow(max_pages * self.geo.spp)?;
+                self.grow(max_pages * spp)?;
                 old_end
             }
         };
         // Extend the run while the following pages are free, inside one leaf.
-        let spp = self.geo.spp;
         let spl = self.spl();
         let leaf_index = first / spl;
         let leaf_end = ((leaf_index + 1) * spl).min(self.file_sectors);
@@ -201,17 +197,144 @@ impl<'a> SpaceMap<'a> {
             let leaf = self.leaf_mut(leaf_index)?;
             while pages < max_pages {
                 let next = first + pages * spp;
-                if next + spp > leaf_end
-                    || !bits::all_free(&leaf.bits, next - leaf_index * spl, spp)
-                {
+                if next + spp > leaf_end || !bits::all_free(&leaf.bits, next - leaf_index * spl, spp) {
                     break;
                 }
                 pages += 1;
             }
         }
         self.set(first, pages * spp, true)?;
-        self.cursor = first + pages * spp;
         Ok((first, pages))
+    }
+
+    /// Sets aside `pages` contiguous free pages for the next allocations, so that
+    /// a commit's pages go to disk as one sequential write: the first hole big
+    /// enough at or after `hint` (then from the start), else the end of the file
+    /// when free space is scarce. When the free space is plentiful but only in
+    /// small holes, nothing is reserved and allocation fills the holes.
+    pub fn reserve(&mut self, pages: u64, hint: u64) -> Result<()> {
+        let spp = self.geo.spp;
+        let want = pages * spp;
+        let hint = hint.max(self.geo.first_data_sector);
+        let found = match self.find_hole(hint, want)? {
+            Some(s) => Some(s),
+            None if hint > self.geo.first_data_sector => {
+                self.find_hole(self.geo.first_data_sector, want)?.filter(|&s| s < hint)
+            }
+            None => None,
+        };
+        let start = match found {
+            Some(s) => s,
+            None => {
+                let free = self.free_sectors()?;
+                let data = self.file_sectors - self.geo.first_data_sector;
+                if free >= 2 * want && free * 5 >= data {
+                    self.reserved = None;
+                    return Ok(());
+                }
+                // Append after the last used sector: a free tail joins the reservation.
+                let tail = self.free_tail()?;
+                let start = self.file_sectors - tail;
+                if tail < want {
+                    self.grow(want - tail)?;
+                }
+                start
+            }
+        };
+        self.reserved = Some((start, start + want));
+        Ok(())
+    }
+
+    /// Free sectors as this transaction sees them.
+    fn free_sectors(&self) -> Result<u64> {
+        let mut total = if self.base_depth == 0 { 0i128 } else { self.base.free as i128 };
+        for (&index, leaf) in &self.dirty {
+            total += leaf.free as i128 - self.committed_ref(0, index)?.free as i128;
+        }
+        Ok(total.max(0) as u64)
+    }
+
+    /// Free sectors at the end of the file, in whole pages.
+    fn free_tail(&mut self) -> Result<u64> {
+        let spp = self.geo.spp;
+        let spl = self.spl();
+        let mut tail = 0;
+        let mut s = self.file_sectors;
+        while s >= self.geo.first_data_sector + spp {
+            let unit = s - spp;
+            let index = unit / spl;
+            let free = match self.dirty.get(&index) {
+                Some(d) => bits::all_free(&d.bits, unit - index * spl, spp),
+                None => {
+                    let r = self.committed_ref(0, index)?;
+                    r.location != 0
+                        && bits::all_free(
+                            MapNode::bits(read_map_node(&self.reader, &r, 0, index * spl)?),
+                            unit - index * spl,
+                            spp,
+                        )
+                }
+            };
+            if !free {
+                break;
+            }
+            tail += spp;
+            s = unit;
+        }
+        Ok(tail)
+    }
+
+    /// First run of at least `want` free page-aligned sectors at or after
+    /// `from`. Runs may cross leaves.
+    fn find_hole(&mut self, from: u64, want: u64) -> Result<Option<u64>> {
+        let spl = self.spl();
+        let spp = self.geo.spp;
+        let from = from.div_ceil(spp) * spp;
+        let last_leaf = self.file_sectors.div_ceil(spl);
+        let (mut run_start, mut run) = (0u64, 0u64);
+        for index in from / spl..last_leaf {
+            let leaf_start = index * spl;
+            if self.leaf_free(index)? < spp.max(want.min(spl)) && run == 0 {
+                continue;
+            }
+            let committed;
+            let bits: &[u8] = match self.dirty.get(&index) {
+                Some(d) => &d.bits,
+                None => {
+                    let r = self.committed_ref(0, index)?;
+                    if r.location == 0 {
+                        run = 0;
+                        continue;
+                    }
+                    committed = read_map_node(&self.reader, &r, 0, leaf_start)?;
+                    MapNode::bits(committed)
+                }
+            };
+            let units = (self.file_sectors.min(leaf_start + spl) - leaf_start) / spp;
+            let mut k = from.saturating_sub(leaf_start) / spp;
+            if k > 0 {
+                run = 0;
+            }
+            while k < units {
+                if bits::all_free(bits, k * spp, spp) {
+                    if run == 0 {
+                        run_start = leaf_start + k * spp;
+                    }
+                    run += spp;
+                    if run >= want {
+                        return Ok(Some(run_start));
+                    }
+                    k += 1;
+                } else {
+                    run = 0;
+                    k = bits::first_free_unit(bits, k + 1, units, spp).unwrap_or(units);
+                }
+            }
+            if units * spp < spl {
+                run = 0;
+            }
+        }
+        Ok(None)
     }
 
     /// First free page-aligned sector at or after `from`.
@@ -220,18 +343,24 @@ impl<'a> SpaceMap<'a> {
         let spp = self.geo.spp;
         let from = from.div_ceil(spp) * spp;
         let last_leaf = self.file_sectors.div_ceil(spl);
-        let mut index = from / spl;
-        while index < last_leaf {
-            if self.leaf_free(index)? >= spp {
-                let leaf_start = index * spl;
-                let start_unit = from.saturating_sub(leaf_start) / spp;
-                let units = (self.file_sectors.min(leaf_start + spl) - leaf_start) / spp;
-                let leaf = self.leaf_mut(index)?;
-                if let Some(k) = bits::first_free_unit(&leaf.bits, start_unit, units, spp) {
-                    return Ok(Some(leaf_start + k * spp));
-                }
+        for index in from / spl..last_leaf {
+            if self.leaf_free(index)? < spp {
+                continue;
             }
-            index += 1;
+            let leaf_start = index * spl;
+            let start_unit = from.saturating_sub(leaf_start) / spp;
+            let units = (self.file_sectors.min(leaf_start + spl) - leaf_start) / spp;
+            let found = match self.dirty.get(&index) {
+                Some(d) => bits::first_free_unit(&d.bits, start_unit, units, spp),
+                None => {
+                    let r = self.committed_ref(0, index)?;
+                    let page = read_map_node(&self.reader, &r, 0, leaf_start)?;
+                    bits::first_free_unit(MapNode::bits(page), start_unit, units, spp)
+                }
+            };
+            if let Some(k) = found {
+                return Ok(Some(leaf_start + k * spp));
+            }
         }
         Ok(None)
     }
@@ -290,12 +419,7 @@ impl<'a> SpaceMap<'a> {
             MapNode::init(&mut page, 0, batch.version, index * self.spl());
             MapNode::bits_mut(&mut page).copy_from_slice(&leaf.bits);
             let location = placed[&(0, index)];
-            let r = MapRef {
-                location,
-                written: batch.version,
-                free: leaf.free,
-                checksum: hash16(&page),
-            };
+            let r = MapRef { location, written: batch.version, free: leaf.free, checksum: hash16(&page) };
             batch.writes.push((location, page));
             level_refs.insert(index, r);
         }
@@ -307,45 +431,29 @@ impl<'a> SpaceMap<'a> {
                 let mut page = vec![0u8; self.geo.page_size].into_boxed_slice();
                 let old = self.committed_ref(level, p)?;
                 if old.location != 0 {
-                    page.copy_from_slice(read_map_node(
-                        &self.reader,
-                        &old,
-                        level,
-                        p * self.geo.sector_cover[level],
-                    )?);
+                    page.copy_from_slice(read_map_node(&self.reader, &old, level, p * self.geo.sector_cover[level])?);
                 } else {
                     for j in 0..fan {
                         let child = self.committed_ref(level - 1, p * fan + j)?;
                         MapNode::set_child(&mut page, j as usize, &child);
                     }
                 }
-                MapNode::init(
-                    &mut page,
-                    level as u8,
-                    batch.version,
-                    p * self.geo.sector_cover[level],
-                );
+                MapNode::init(&mut page, level as u8, batch.version, p * self.geo.sector_cover[level]);
                 for (&i, r) in level_refs.range(p * fan..(p + 1) * fan) {
                     MapNode::set_child(&mut page, (i - p * fan) as usize, r);
                 }
-                let free = (0..fan as usize)
-                    .map(|j| MapNode::child(&page, j).free)
-                    .sum();
+                let free = (0..fan as usize).map(|j| MapNode::child(&page, j).free).sum();
                 let location = placed[&(level, p)];
-                let r = MapRef {
-                    location,
-                    written: batch.version,
-                    free,
-                    checksum: hash16(&page),
-                };
+                let r = MapRef { location, written: batch.version, free, checksum: hash16(&page) };
                 batch.writes.push((location, page));
                 parents.insert(p, r);
             }
             level_refs = parents;
         }
-        let top = level_refs.get(&0).copied().ok_or_else(|| {
-            Error::corrupt(Structure::FreeMap, 0, "free-map top missing after commit")
-        })?;
+        let top = level_refs
+            .get(&0)
+            .copied()
+            .ok_or_else(|| Error::corrupt(Structure::FreeMap, 0, "free-map top missing after commit"))?;
         Ok((top, depth, extra))
     }
 
@@ -373,15 +481,7 @@ pub(crate) fn bits_in_use(
     start: u64,
     sectors: u64,
 ) -> Result<bool> {
-    let map = SpaceMap::new(
-        *reader,
-        geo,
-        root.map,
-        root.map_depth,
-        root.file_len / SECTOR,
-        0,
-        u64::MAX,
-    );
+    let map = SpaceMap::new(*reader, geo, root.map, root.map_depth, root.file_len / SECTOR, u64::MAX);
     let spl = geo.sector_cover[0];
     let mut s = start;
     while s < start + sectors {
@@ -391,9 +491,7 @@ pub(crate) fn bits_in_use(
         if r.location != 0 {
             let page = read_map_node(reader, &r, 0, index * spl)?;
             let b = MapNode::bits(page);
-            if ((s - index * spl)..(end - index * spl))
-                .any(|i| b[(i / 8) as usize] & (1 << (i % 8)) == 0)
-            {
+            if ((s - index * spl)..(end - index * spl)).any(|i| b[(i / 8) as usize] & (1 << (i % 8)) == 0) {
                 return Ok(false);
             }
         }

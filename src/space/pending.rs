@@ -4,9 +4,7 @@
 use std::collections::VecDeque;
 
 use crate::error::{Error, Result, Structure};
-use crate::format::{
-    ChainRef, NodeHeader, PENDING_MAGIC, PendingPage, PendingRecord, SECTOR, hash16,
-};
+use crate::format::{ChainRef, NodeHeader, PENDING_MAGIC, PendingPage, PendingRecord, SECTOR, hash16};
 
 /// The records one commit freed, and the pages of the list that hold them.
 #[derive(Clone, Debug, Default)]
@@ -39,33 +37,20 @@ pub(crate) fn load_chain(
         let offset = link.location * SECTOR;
         let page = reader.page(link.location, Structure::PendingList)?;
         if hash16(page) != link.checksum {
-            return Err(Error::corrupt(
-                Structure::PendingList,
-                offset,
-                "checksum mismatch",
-            ));
+            return Err(Error::corrupt(Structure::PendingList, offset, "checksum mismatch"));
         }
         let h = NodeHeader::read(page);
         let count = PendingPage::count(page) as usize;
         if h.magic != PENDING_MAGIC || h.written != link.written || count > capacity {
-            return Err(Error::corrupt(
-                Structure::PendingList,
-                offset,
-                "bad pending page header",
-            ));
+            return Err(Error::corrupt(Structure::PendingList, offset, "bad pending page header"));
         }
         if groups.front().is_none_or(|g| g.freed != h.written) {
-            groups.push_front(PendingGroup {
-                freed: h.written,
-                ..Default::default()
-            });
+            groups.push_front(PendingGroup { freed: h.written, ..Default::default() });
         }
         let group = groups.front_mut().expect("pushed above");
         group.pages.push((link.location, link.written));
         for i in 0..count {
-            let r = PendingRecord {
-                ..PendingPage::record(page, i)
-            };
+            let r = PendingRecord { ..PendingPage::record(page, i) };
             if r.freed != h.written || r.sectors == 0 {
                 return Err(Error::corrupt(
                     Structure::PendingList,
@@ -77,28 +62,14 @@ pub(crate) fn load_chain(
         }
         let prev = PendingPage::prev(page);
         if prev.location != 0 && prev.written > link.written {
-            return Err(Error::corrupt(
-                Structure::PendingList,
-                offset,
-                "link to a newer page",
-            ));
+            return Err(Error::corrupt(Structure::PendingList, offset, "link to a newer page"));
         }
         if prev.location != 0 && prev.written == link.written && prev.location == link.location {
-            return Err(Error::corrupt(
-                Structure::PendingList,
-                offset,
-                "page links to itself",
-            ));
+            return Err(Error::corrupt(Structure::PendingList, offset, "page links to itself"));
         }
         link = prev;
-        if groups.iter().map(|g| g.pages.len() as u64).sum::<u64>()
-            > reader.len() / reader.page_size() as u64
-        {
-            return Err(Error::corrupt(
-                Structure::PendingList,
-                offset,
-                "list longer than the file",
-            ));
+        if groups.iter().map(|g| g.pages.len() as u64).sum::<u64>() > reader.len() / reader.page_size() as u64 {
+            return Err(Error::corrupt(Structure::PendingList, offset, "list longer than the file"));
         }
     }
     Ok(groups)
@@ -119,11 +90,7 @@ pub(crate) fn encode_chain(
     for (chunk, &location) in records.chunks(capacity).zip(locations) {
         let mut page = vec![0u8; page_size].into_boxed_slice();
         PendingPage::encode(&mut page, version, &link, chunk);
-        link = ChainRef {
-            location,
-            written: version,
-            checksum: hash16(&page),
-        };
+        link = ChainRef { location, written: version, checksum: hash16(&page) };
         out.push((location, page));
     }
     (out, link)

@@ -111,18 +111,12 @@ impl CrashStorage {
             fault: None,
             powered_off: false,
         };
-        Ok(CrashStorage {
-            live: MemoryStorage::from_bytes(image, capacity)?,
-            state: Arc::new(Mutex::new(state)),
-        })
+        Ok(CrashStorage { live: MemoryStorage::from_bytes(image, capacity)?, state: Arc::new(Mutex::new(state)) })
     }
 
     /// The handle for faults and crashes.
     pub fn control(&self) -> CrashControl {
-        CrashControl {
-            state: Arc::clone(&self.state),
-            capacity: DEFAULT_MEMORY_CAPACITY,
-        }
+        CrashControl { state: Arc::clone(&self.state), capacity: DEFAULT_MEMORY_CAPACITY }
     }
 
     /// Checks the fault plan for the next operation; `Err` means it fails.
@@ -162,10 +156,7 @@ impl CrashStorage {
             }
             Some(Fault::FailGrow(n)) if kind == OpKind::Grow && n == nth => {
                 st.fault = None;
-                Err(io::Error::new(
-                    io::ErrorKind::StorageFull,
-                    "injected full disk",
-                ))
+                Err(io::Error::new(io::ErrorKind::StorageFull, "injected full disk"))
             }
             _ => Ok(()),
         }
@@ -198,10 +189,7 @@ impl Storage for CrashStorage {
     fn write(&self, offset: u64, data: &[u8]) -> io::Result<()> {
         self.admit(OpKind::Write)?;
         self.live.write(offset, data)?;
-        lock(&self.state).unsynced.push(Op::Write {
-            offset,
-            data: data.to_vec(),
-        });
+        lock(&self.state).unsynced.push(Op::Write { offset, data: data.to_vec() });
         Ok(())
     }
 
@@ -271,12 +259,7 @@ impl CrashControl {
     /// Operations seen so far.
     pub fn counts(&self) -> OpCounts {
         let st = lock(&self.state);
-        OpCounts {
-            ops: st.ops,
-            writes: st.writes,
-            syncs: st.syncs,
-            grows: st.grows,
-        }
+        OpCounts { ops: st.ops, writes: st.writes, syncs: st.syncs, grows: st.grows }
     }
 
     /// True once a [`Fault::PowerCutAt`] has fired.

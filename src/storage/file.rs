@@ -2,6 +2,7 @@
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Mutex;
@@ -46,11 +47,7 @@ impl FileStorage {
     /// once when another handle holds a conflicting lock.
     pub fn open(path: &Path, mode: FileMode, reserve: u64) -> io::Result<FileStorage> {
         let file = match mode {
-            FileMode::Create => OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create_new(true)
-                .open(path)?,
+            FileMode::Create => OpenOptions::new().read(true).write(true).create_new(true).open(path)?,
             FileMode::Write => OpenOptions::new().read(true).write(true).open(path)?,
             FileMode::ReadOnly => OpenOptions::new().read(true).open(path)?,
         };
@@ -70,11 +67,7 @@ impl FileStorage {
         {
             // Make the new directory entry durable; a store whose file vanishes
             // after a power cut has lost its first commits.
-            let dir = if dir.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                dir
-            };
+            let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
             if let Ok(d) = File::open(dir) {
                 let _ = d.sync_all();
             }
@@ -132,16 +125,55 @@ impl Storage for FileStorage {
         if !self.writable {
             return Err(io::Error::from(io::ErrorKind::PermissionDenied));
         }
-        if offset
-            .checked_add(data.len() as u64)
-            .is_none_or(|end| end > self.len())
-        {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "write past the end of the file",
-            ));
+        if offset.checked_add(data.len() as u64).is_none_or(|end| end > self.len()) {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "write past the end of the file"));
         }
         self.file.write_all_at(data, offset)
+    }
+
+    fn write_vectored(&self, offset: u64, bufs: &[&[u8]]) -> io::Result<()> {
+        if !self.writable {
+            return Err(io::Error::from(io::ErrorKind::PermissionDenied));
+        }
+        let total: u64 = bufs.iter().map(|b| b.len() as u64).sum();
+        if offset.checked_add(total).is_none_or(|end| end > self.len()) {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "write past the end of the file"));
+        }
+        let mut at = offset;
+        // Each call takes at most IOV_MAX buffers; partial writes resume where
+        // the kernel stopped.
+        for group in bufs.chunks(1024) {
+            let iov: Vec<libc::iovec> = group
+                .iter()
+                .map(|b| libc::iovec { iov_base: b.as_ptr() as *mut libc::c_void, iov_len: b.len() })
+                .collect();
+            let want: usize = group.iter().map(|b| b.len()).sum();
+            // SAFETY: every iovec points at a live, initialised slice borrowed for
+            // this call; pwritev only reads them.
+            let n = unsafe {
+                libc::pwritev(self.file.as_raw_fd(), iov.as_ptr(), iov.len() as libc::c_int, at as libc::off_t)
+            };
+            if n < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let n = n as usize;
+            if n < want {
+                // Rare: finish this group with plain writes.
+                let mut skip = n;
+                let mut pos = at + n as u64;
+                for b in group {
+                    if skip >= b.len() {
+                        skip -= b.len();
+                        continue;
+                    }
+                    self.file.write_all_at(&b[skip..], pos)?;
+                    pos += (b.len() - skip) as u64;
+                    skip = 0;
+                }
+            }
+            at += want as u64;
+        }
+        Ok(())
     }
 
     fn sync(&self) -> io::Result<()> {

@@ -39,18 +39,9 @@ impl MemoryStorage {
 
     /// An empty storage that can grow up to `capacity` bytes.
     pub fn with_capacity(capacity: usize) -> io::Result<MemoryStorage> {
-        let mut map = MmapOptions::new()
-            .len(capacity.max(1))
-            .no_reserve_swap()
-            .map_anon()?;
+        let mut map = MmapOptions::new().len(capacity.max(1)).no_reserve_swap().map_anon()?;
         let base = map.as_mut_ptr();
-        Ok(MemoryStorage {
-            _map: map,
-            base,
-            capacity,
-            len: AtomicU64::new(0),
-            write_lock: Mutex::new(()),
-        })
+        Ok(MemoryStorage { _map: map, base, capacity, len: AtomicU64::new(0), write_lock: Mutex::new(()) })
     }
 
     /// A storage holding a copy of `bytes`, with room to grow to `capacity`.
@@ -78,10 +69,7 @@ impl Storage for MemoryStorage {
     fn grow(&self, new_len: u64) -> io::Result<()> {
         let _guard = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
         if new_len > self.capacity as u64 {
-            return Err(io::Error::new(
-                io::ErrorKind::StorageFull,
-                "memory storage capacity exceeded",
-            ));
+            return Err(io::Error::new(io::ErrorKind::StorageFull, "memory storage capacity exceeded"));
         }
         if new_len > self.len() {
             self.len.store(new_len, Ordering::Release);
@@ -93,10 +81,7 @@ impl Storage for MemoryStorage {
         let _guard = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
         let end = offset.checked_add(data.len() as u64);
         if end.is_none_or(|end| end > self.len()) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "write past the end of storage",
-            ));
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "write past the end of storage"));
         }
         // SAFETY: `offset..offset + data.len()` is inside the reservation (checked
         // against `len <= capacity` above); writes are serialised by the lock, and

@@ -49,10 +49,7 @@ unsafe impl Sync for RawView {}
 
 impl RawView {
     /// An empty view.
-    pub const EMPTY: RawView = RawView {
-        ptr: std::ptr::NonNull::<u8>::dangling().as_ptr(),
-        len: 0,
-    };
+    pub const EMPTY: RawView = RawView { ptr: std::ptr::NonNull::<u8>::dangling().as_ptr(), len: 0 };
 
     /// Builds a view from a pointer and a length.
     ///

@@ -27,11 +27,7 @@ impl<'a> PageReader<'a> {
     /// reader is written (each is reached by a root pinned for `'a`, or the
     /// storage has no writer at all).
     pub unsafe fn new(view: RawView, page_size: usize) -> PageReader<'a> {
-        PageReader {
-            view,
-            page_size,
-            _pin: PhantomData,
-        }
+        PageReader { view, page_size, _pin: PhantomData }
     }
 
     /// The page size.
@@ -49,11 +45,7 @@ impl<'a> PageReader<'a> {
         let spp = (self.page_size as u64) / SECTOR;
         let offset = sector.saturating_mul(SECTOR);
         if sector == 0 || sector % spp != 0 {
-            return Err(Error::corrupt(
-                structure,
-                offset,
-                format!("location {sector} is not a page boundary"),
-            ));
+            return Err(Error::corrupt(structure, offset, format!("location {sector} is not a page boundary")));
         }
         self.bytes(sector, self.page_size, structure)
     }
@@ -68,10 +60,7 @@ impl<'a> PageReader<'a> {
             None => Err(Error::corrupt(
                 structure,
                 offset,
-                format!(
-                    "{len} bytes at {offset} lie beyond the end of the file ({})",
-                    self.view.len()
-                ),
+                format!("{len} bytes at {offset} lie beyond the end of the file ({})", self.view.len()),
             )),
         }
     }

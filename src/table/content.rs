@@ -31,20 +31,11 @@ pub(crate) fn leaf_content(page: &[u8], fanout: usize, first: u64) -> ContentSum
         }
     }
     let content = if live == 0 { [0; 16] } else { finish(hasher) };
-    ContentSummary {
-        live,
-        max_birth,
-        content,
-    }
+    ContentSummary { live, max_birth, content }
 }
 
 /// Summary of an internal page whose children each cover `span` ids.
-pub(crate) fn internal_content(
-    page: &[u8],
-    fanout: usize,
-    span: u64,
-    first: u64,
-) -> ContentSummary {
+pub(crate) fn internal_content(page: &[u8], fanout: usize, span: u64, first: u64) -> ContentSummary {
     let mut hasher = blake3::Hasher::new();
     hasher.update(b"node");
     let (mut live, mut max_birth, mut nonempty) = (0u64, 0u64, 0usize);
@@ -68,9 +59,5 @@ pub(crate) fn internal_content(
         (1, Some(h)) => h,
         _ => finish(hasher),
     };
-    ContentSummary {
-        live,
-        max_birth,
-        content,
-    }
+    ContentSummary { live, max_birth, content }
 }

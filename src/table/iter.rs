@@ -23,24 +23,13 @@ pub struct LiveIds<'a> {
 
 impl<'a> LiveIds<'a> {
     pub(crate) fn new(view: TableView<'a>) -> LiveIds<'a> {
-        let start =
-            (view.root.table_depth > 0 && view.root.table.location != 0).then_some(view.root.table);
-        LiveIds {
-            view,
-            stack: Vec::new(),
-            start,
-            failed: false,
-        }
+        let start = (view.root.table_depth > 0 && view.root.table.location != 0).then_some(view.root.table);
+        LiveIds { view, stack: Vec::new(), start, failed: false }
     }
 
     fn push(&mut self, r: &TableRef, level: usize, first: u64) -> Result<()> {
         let page = read_node(&self.view.reader, r, level, first)?;
-        self.stack.push(Frame {
-            page,
-            level,
-            first,
-            next: 0,
-        });
+        self.stack.push(Frame { page, level, first, next: 0 });
         Ok(())
     }
 }
@@ -82,10 +71,7 @@ impl Iterator for LiveIds<'_> {
             if child.live == 0 || child.location == 0 {
                 continue;
             }
-            let (level, first) = (
-                frame.level - 1,
-                frame.first + i as u64 * geo.id_cover[frame.level - 1],
-            );
+            let (level, first) = (frame.level - 1, frame.first + i as u64 * geo.id_cover[frame.level - 1]);
             if let Err(e) = self.push(&child, level, first) {
                 self.failed = true;
                 return Some(Err(e));

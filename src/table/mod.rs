@@ -11,28 +11,17 @@ pub(crate) use content::{internal_content, leaf_content};
 pub use iter::LiveIds;
 
 use crate::error::{Error, Result, Structure};
-use crate::format::{
-    Entry, NodeHeader, PendingRecord, Root, SECTOR, TABLE_MAGIC, TableNode, TableRef, hash16,
-};
+use crate::format::{Entry, NodeHeader, PendingRecord, Root, SECTOR, TABLE_MAGIC, TableNode, TableRef, hash16};
 use crate::geometry::Geometry;
 use crate::space::SpaceMap;
 use crate::storage::PageReader;
 use content::ContentSummary;
 
 /// Reads one table node and checks its header against what the parent expects.
-pub(crate) fn read_node<'a>(
-    reader: &PageReader<'a>,
-    r: &TableRef,
-    level: usize,
-    first: u64,
-) -> Result<&'a [u8]> {
+pub(crate) fn read_node<'a>(reader: &PageReader<'a>, r: &TableRef, level: usize, first: u64) -> Result<&'a [u8]> {
     let page = reader.page(r.location, Structure::TableNode)?;
     let h = NodeHeader::read(page);
-    if h.magic != TABLE_MAGIC
-        || h.level as usize != level
-        || h.first != first
-        || h.written != r.written
-    {
+    if h.magic != TABLE_MAGIC || h.level as usize != level || h.first != first || h.written != r.written {
         return Err(Error::corrupt(
             Structure::TableNode,
             r.location * SECTOR,
@@ -95,13 +84,7 @@ impl<'a> TableView<'a> {
         Ok(found.filter(|&id| id < root.next_id))
     }
 
-    fn first_free_in(
-        &self,
-        r: &TableRef,
-        level: usize,
-        first: u64,
-        from: u64,
-    ) -> Result<Option<u64>> {
+    fn first_free_in(&self, r: &TableRef, level: usize, first: u64, from: u64) -> Result<Option<u64>> {
         let cover = self.geo.id_cover[level];
         if r.location == 0 {
             return Ok(Some(from.max(first)));
@@ -144,12 +127,7 @@ pub(crate) struct Batch {
 impl Batch {
     pub fn free_page(&mut self, location: u64, birth: u64, spp: u64) {
         if location != 0 {
-            self.frees.push(PendingRecord {
-                location,
-                sectors: spp,
-                birth,
-                freed: self.version,
-            });
+            self.frees.push(PendingRecord { location, sectors: spp, birth, freed: self.version });
         }
     }
 }
@@ -185,16 +163,9 @@ pub(crate) fn rewrite(
     }
     let level = new_depth as usize - 1;
     let source = if old_depth == new_depth || old_depth == 0 || top.location == 0 {
-        if top.location == 0 || old_depth == 0 {
-            Source::Fresh
-        } else {
-            Source::Disk(top)
-        }
+        if top.location == 0 || old_depth == 0 { Source::Fresh } else { Source::Disk(top) }
     } else {
-        Source::Wrap {
-            old_top: top,
-            old_level: old_depth as usize - 1,
-        }
+        Source::Wrap { old_top: top, old_level: old_depth as usize - 1 }
     };
     rebuild(reader, geo, source, level, 0, changes, space, batch)
 }
@@ -247,28 +218,12 @@ fn rebuild(
         while let Some(&(id, _)) = rest.first() {
             let idx = ((id - first) / span) as usize;
             let child_first = first + idx as u64 * span;
-            let n = rest
-                .iter()
-                .take_while(|(i, _)| *i - child_first < span)
-                .count();
+            let n = rest.iter().take_while(|(i, _)| *i - child_first < span).count();
             let (group, tail) = rest.split_at(n);
             rest = tail;
             let child = TableNode::child(&page, idx);
-            let source = if child.location == 0 {
-                Source::Fresh
-            } else {
-                Source::Disk(child)
-            };
-            let new_child = rebuild(
-                reader,
-                geo,
-                source,
-                level - 1,
-                child_first,
-                group,
-                space,
-                batch,
-            )?;
+            let source = if child.location == 0 { Source::Fresh } else { Source::Disk(child) };
+            let new_child = rebuild(reader, geo, source, level - 1, child_first, group, space, batch)?;
             TableNode::set_child(&mut page, idx, &new_child);
         }
     }
@@ -285,19 +240,10 @@ fn finish_node(
     space: &mut SpaceMap,
     batch: &mut Batch,
 ) -> Result<TableRef> {
-    let ContentSummary {
-        live,
-        max_birth,
-        content,
-    } = if level == 0 {
+    let ContentSummary { live, max_birth, content } = if level == 0 {
         leaf_content(&page, geo.leaf_fanout as usize, first)
     } else {
-        internal_content(
-            &page,
-            geo.internal_fanout as usize,
-            geo.id_cover[level - 1],
-            first,
-        )
+        internal_content(&page, geo.internal_fanout as usize, geo.id_cover[level - 1], first)
     };
     if live == 0 {
         return Ok(TableRef::default());
@@ -305,12 +251,5 @@ fn finish_node(
     let location = space.alloc_page()?;
     let checksum = hash16(&page);
     batch.writes.push((location, page));
-    Ok(TableRef {
-        location,
-        written: batch.version,
-        max_birth,
-        live,
-        checksum,
-        content,
-    })
+    Ok(TableRef { location, written: batch.version, max_birth, live, checksum, content })
 }

@@ -12,10 +12,7 @@ use super::write::{Slot, WriteTxn};
 
 /// Runs the commit; always hands the writer state back (changed only on success
 /// or poisoned on a failed write or sync).
-pub(crate) fn commit<const P: usize>(
-    txn: &WriteTxn<'_, P>,
-    mut state: WriterState,
-) -> (Result<Version>, WriterState) {
+pub(crate) fn commit<const P: usize>(txn: &WriteTxn<'_, P>, mut state: WriterState) -> (Result<Version>, WriterState) {
     let plan = match plan(txn, &state) {
         Ok(plan) => plan,
         Err(e) => return (Err(e), state),
@@ -30,23 +27,29 @@ pub(crate) fn commit<const P: usize>(
     if let Some(group) = plan.group {
         state.pending.push_back(group);
     }
-    state.cursor = plan.cursor;
+    state.free_hint = plan.free_hint;
     lock(&txn.shared.published).root = std::sync::Arc::new(plan.root);
     (Ok(Version(plan.root.version)), state)
 }
 
+/// Commits with at least this many shadow pages place them in one run.
+const SEQUENTIAL_FROM: usize = 32;
+
 /// Everything a commit writes, computed before the first byte goes out.
-struct Plan {
+struct Plan<'t> {
     root: Root,
+    /// New table, free-map and pending pages.
     writes: Vec<(u64, Box<[u8]>)>,
+    /// Shadow pages, written straight from the transaction's buffers.
+    data: Vec<(u64, &'t [u8])>,
     file_len: u64,
     /// Pending groups (oldest first) this commit returns to the free map.
     released: usize,
     group: Option<PendingGroup>,
-    cursor: u64,
+    free_hint: u64,
 }
 
-fn plan<const P: usize>(txn: &WriteTxn<'_, P>, state: &WriterState) -> Result<Plan> {
+fn plan<'t, const P: usize>(txn: &'t WriteTxn<'_, P>, state: &WriterState) -> Result<Plan<'t>> {
     let shared = txn.shared;
     let geo = &shared.geo;
     let base = &*txn.base;
@@ -58,22 +61,13 @@ fn plan<const P: usize>(txn: &WriteTxn<'_, P>, state: &WriterState) -> Result<Pl
         base.map,
         base.map_depth,
         base.file_len / SECTOR,
-        geo.first_data_sector,
         shared.options.max_file_len / SECTOR,
     );
-    let mut batch = Batch {
-        writes: Vec::new(),
-        frees: Vec::new(),
-        version,
-    };
+    space.free_hint = state.free_hint;
+    let mut batch = Batch { writes: Vec::new(), frees: Vec::new(), version };
 
     // 1. Release pending groups no reader and no fallback root can need.
-    let oldest_reader = lock(&shared.published)
-        .pins
-        .keys()
-        .next()
-        .copied()
-        .unwrap_or(u64::MAX);
+    let oldest_reader = lock(&shared.published).pins.keys().next().copied().unwrap_or(u64::MAX);
     let horizon = state.durable_version.min(oldest_reader);
     let mut released = 0;
     let mut floor = base.pending_floor;
@@ -104,18 +98,37 @@ fn plan<const P: usize>(txn: &WriteTxn<'_, P>, state: &WriterState) -> Result<Pl
             Slot::Freed => changes.push((id, Entry::default())),
         }
     }
+    // Shadow pages go to one contiguous run when a hole (or the file's end) has
+    // room, so the commit reaches the disk as few sequential writes.
+    // A few pages fill the lowest holes instead: that keeps the file compact.
+    if data.len() >= SEQUENTIAL_FROM {
+        space.reserve(data.len() as u64, space.free_hint)?;
+    }
     let mut locations = Vec::with_capacity(data.len());
     while locations.len() < data.len() {
         let (start, run) = space.alloc_run((data.len() - locations.len()) as u64)?;
         locations.extend((0..run).map(|k| start + k * geo.spp));
     }
+    // The table, free-map and pending pages of this commit: a second run, freed
+    // whole by the next commit, so the same hole serves again.
+    let next_id = txn.next_id;
+    let new_depth = geo.table_depth_for(next_id).max(base.table_depth);
+    let table_nodes: u64 = (0..new_depth as usize)
+        .map(|level| {
+            let mut last = None;
+            changes
+                .iter()
+                .filter(|(id, _)| last.replace(id / geo.id_cover[level]) != Some(id / geo.id_cover[level]))
+                .count() as u64
+        })
+        .sum();
+    let map_nodes = 2 * (geo.map_depth_for(space.file_sectors) as u64 + 1);
+    let frees_estimate = changes.len() as u64 + table_nodes + map_nodes + 1;
+    let chain = frees_estimate.div_ceil(PendingPage::capacity(geo.page_size) as u64) + 1;
+    space.reserve(table_nodes + map_nodes + chain, space.free_hint)?;
     let hashes = hash_pages(&data);
-    let mut next_data = data
-        .iter()
-        .map(|(id, _)| *id)
-        .zip(locations.iter().copied())
-        .zip(hashes.iter().copied())
-        .peekable();
+    let mut next_data =
+        data.iter().map(|(id, _)| *id).zip(locations.iter().copied()).zip(hashes.iter().copied()).peekable();
     for (id, entry) in changes.iter_mut() {
         if let Some(&((did, location), content)) = next_data.peek()
             && did == *id
@@ -135,11 +148,7 @@ fn plan<const P: usize>(txn: &WriteTxn<'_, P>, state: &WriterState) -> Result<Pl
         }
     }
     // Old extents of changed or freed pages leave with this version.
-    let table = crate::table::TableView {
-        reader,
-        geo,
-        root: base,
-    };
+    let table = crate::table::TableView { reader, geo, root: base };
     for &(id, _) in &changes {
         if id < base.next_id {
             let old = table.entry(id)?;
@@ -157,33 +166,14 @@ fn plan<const P: usize>(txn: &WriteTxn<'_, P>, state: &WriterState) -> Result<Pl
     changes.retain(|(id, e)| e.is_allocated() || *id < base.next_id);
 
     // 3. The table.
-    let next_id = txn.next_id;
-    let new_depth = geo.table_depth_for(next_id).max(base.table_depth);
-    let table_top = rewrite(
-        &reader,
-        geo,
-        base.table,
-        base.table_depth,
-        new_depth,
-        &changes,
-        &mut space,
-        &mut batch,
-    )?;
-    for ((_, bytes), &location) in data.iter().zip(&locations) {
-        batch.writes.push((location, (*bytes).into()));
-    }
+    let table_top = rewrite(&reader, geo, base.table, base.table_depth, new_depth, &changes, &mut space, &mut batch)?;
+    let data: Vec<(u64, &[u8])> =
+        data.iter().zip(&locations).map(|(&(_, bytes), &location)| (location, bytes)).collect();
 
     // 4. The free map and the pending list, placed together until stable.
     let capacity = PendingPage::capacity(geo.page_size);
-    let (map_top, map_depth, chain_locations) =
-        space.commit(&mut batch, |n| n.div_ceil(capacity))?;
-    let (chain_pages, head) = encode_chain(
-        &batch.frees,
-        &chain_locations,
-        base.pending,
-        version,
-        geo.page_size,
-    );
+    let (map_top, map_depth, chain_locations) = space.commit(&mut batch, |n| n.div_ceil(capacity))?;
+    let (chain_pages, head) = encode_chain(&batch.frees, &chain_locations, base.pending, version, geo.page_size);
     let group = (!batch.frees.is_empty()).then(|| PendingGroup {
         freed: version,
         records: batch.frees.clone(),
@@ -191,12 +181,7 @@ fn plan<const P: usize>(txn: &WriteTxn<'_, P>, state: &WriterState) -> Result<Pl
     });
     batch.writes.extend(chain_pages);
 
-    let kept_sectors: u64 = state
-        .pending
-        .iter()
-        .skip(released)
-        .map(|g| g.sectors())
-        .sum();
+    let kept_sectors: u64 = state.pending.iter().skip(released).map(|g| g.sectors()).sum();
     let pending_sectors = kept_sectors + group.as_ref().map_or(0, |g| g.sectors());
     let file_len = space.file_sectors * SECTOR;
     let root = Root {
@@ -213,23 +198,11 @@ fn plan<const P: usize>(txn: &WriteTxn<'_, P>, state: &WriterState) -> Result<Pl
         pending_floor: floor,
         pending_sectors,
     };
-    Ok(Plan {
-        root,
-        writes: batch.writes,
-        file_len,
-        released,
-        group,
-        cursor: space.cursor,
-    })
+    Ok(Plan { root, writes: batch.writes, data, file_len, released, group, free_hint: space.free_hint })
 }
 
 fn zero_entry(zero_hash: crate::format::Hash16, version: u64) -> Entry {
-    Entry {
-        flags: ENTRY_ALLOCATED,
-        birth: version,
-        content: zero_hash,
-        ..Entry::default()
-    }
+    Entry { flags: ENTRY_ALLOCATED, birth: version, content: zero_hash, ..Entry::default() }
 }
 
 /// Content hashes of the pages to write; large batches use both cores.
@@ -238,69 +211,53 @@ fn hash_pages(data: &[(u64, &[u8])]) -> Vec<crate::format::Hash16> {
     if data.len() < PARALLEL_FROM {
         return data.iter().map(|(_, b)| hash16(b)).collect();
     }
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
     let chunk = data.len().div_ceil(threads);
     std::thread::scope(|s| {
         let handles: Vec<_> = data
             .chunks(chunk)
             .map(|part| s.spawn(move || part.iter().map(|(_, b)| hash16(b)).collect::<Vec<_>>()))
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("hashing thread panicked"))
-            .collect()
+        handles.into_iter().flat_map(|h| h.join().expect("hashing thread panicked")).collect()
     })
 }
 
 /// Grows the file, writes every page and the root, and syncs as the durability
 /// level asks. A failed grow leaves the store usable; a failed write or sync
 /// poisons it.
-fn write_out<const P: usize>(
-    txn: &WriteTxn<'_, P>,
-    state: &mut WriterState,
-    plan: &Plan,
-) -> Result<()> {
+fn write_out<const P: usize>(txn: &WriteTxn<'_, P>, state: &mut WriterState, plan: &Plan) -> Result<()> {
     let storage = &*txn.shared.storage;
     let options = &txn.shared.options;
     if plan.file_len > storage.len() {
-        storage
-            .grow(plan.file_len)
-            .map_err(Error::io("growing the file"))?;
+        storage.grow(plan.file_len).map_err(Error::io("growing the file"))?;
     }
     let mut root = plan.root;
-    let bytes: u64 = plan.writes.iter().map(|(_, b)| b.len() as u64).sum();
+    let mut writes: Vec<(u64, &[u8])> =
+        plan.writes.iter().map(|(l, b)| (*l, &b[..])).chain(plan.data.iter().copied()).collect();
+    writes.sort_unstable_by_key(|(l, _)| *l);
+    let bytes: u64 = writes.iter().map(|(_, b)| b.len() as u64).sum();
     // Any failed write or sync from here on leaves the file in an unknown state.
     state.poisoned = true;
-    let mut writes: Vec<&(u64, Box<[u8]>)> = plan.writes.iter().collect();
-    writes.sort_unstable_by_key(|(l, _)| *l);
     let mut i = 0;
     while i < writes.len() {
         let start = writes[i].0;
         let mut j = i + 1;
-        while j < writes.len()
-            && j - i < 1024
-            && writes[j].0 == writes[j - 1].0 + writes[j - 1].1.len() as u64 / SECTOR
+        while j < writes.len() && j - i < 1024 && writes[j].0 == writes[j - 1].0 + writes[j - 1].1.len() as u64 / SECTOR
         {
             j += 1;
         }
-        let bufs: Vec<&[u8]> = writes[i..j].iter().map(|(_, b)| &b[..]).collect();
-        storage
-            .write_vectored(start * SECTOR, &bufs)
-            .map_err(Error::io("writing pages"))?;
+        let bufs: Vec<&[u8]> = writes[i..j].iter().map(|(_, b)| *b).collect();
+        storage.write_vectored(start * SECTOR, &bufs).map_err(Error::io("writing pages"))?;
         i = j;
     }
-    let durable = options.durability == Durability::Immediate
-        || state.unsynced_bytes + bytes >= options.eventual_sync_bytes;
+    let durable =
+        options.durability == Durability::Immediate || state.unsynced_bytes + bytes >= options.eventual_sync_bytes;
     if durable && bytes >= options.presync_bytes {
         storage.sync().map_err(Error::io("syncing pages"))?;
         root.synced_through = root.version;
     }
     let slot = 1 - state.durable_slot;
-    storage
-        .write(root_slot_offset(slot), &root.encode())
-        .map_err(Error::io("writing the root"))?;
+    storage.write(root_slot_offset(slot), &root.encode()).map_err(Error::io("writing the root"))?;
     if durable {
         storage.sync().map_err(Error::io("syncing the commit"))?;
         state.poisoned = false;

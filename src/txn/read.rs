@@ -30,11 +30,7 @@ impl<'s, const P: usize> ReadTxn<'s, P> {
         };
         // The file is at least as long as the root needs: commits grow it before
         // writing their root.
-        ReadTxn {
-            shared,
-            root,
-            view: shared.storage.view(),
-        }
+        ReadTxn { shared, root, view: shared.storage.view() }
     }
 
     fn reader(&self) -> PageReader<'_> {
@@ -45,11 +41,7 @@ impl<'s, const P: usize> ReadTxn<'s, P> {
     }
 
     fn table(&self) -> TableView<'_> {
-        TableView {
-            reader: self.reader(),
-            geo: &self.shared.geo,
-            root: &self.root,
-        }
+        TableView { reader: self.reader(), geo: &self.shared.geo, root: &self.root }
     }
 
     /// The version this transaction reads.
@@ -65,13 +57,7 @@ impl<'s, const P: usize> ReadTxn<'s, P> {
     /// The bytes of page `id` (`PAGE_SIZE` of them), without copying.
     pub fn page(&self, id: PageId) -> Result<&[u8]> {
         let entry = self.table().entry(id.get())?;
-        super::entry_bytes(
-            &self.reader(),
-            &self.shared.zero_page,
-            &entry,
-            id.get(),
-            self.shared.options.verify_reads,
-        )
+        super::entry_bytes(&self.reader(), &self.shared.zero_page, &entry, id.get(), self.shared.options.verify_reads)
     }
 
     /// True when `id` is allocated in this version.
@@ -90,21 +76,13 @@ impl<'s, const P: usize> ReadTxn<'s, P> {
 
     /// Number of allocated pages.
     pub fn live_pages(&self) -> u64 {
-        if self.root.table_depth == 0 {
-            0
-        } else {
-            self.root.table.live
-        }
+        if self.root.table_depth == 0 { 0 } else { self.root.table.live }
     }
 
     /// A hash of this version's logical content (every allocated id and its
     /// bytes), independent of where pages sit in the file.
     pub fn content_hash(&self) -> ContentHash {
-        ContentHash(if self.root.table_depth == 0 {
-            [0; 16]
-        } else {
-            self.root.table.content
-        })
+        ContentHash(if self.root.table_depth == 0 { [0; 16] } else { self.root.table.content })
     }
 }
 

@@ -61,11 +61,7 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
     }
 
     fn table(&self) -> TableView<'_> {
-        TableView {
-            reader: self.reader(),
-            geo: &self.shared.geo,
-            root: &self.base,
-        }
+        TableView { reader: self.reader(), geo: &self.shared.geo, root: &self.base }
     }
 
     /// The version this transaction started from.
@@ -84,11 +80,7 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
     }
 
     fn find_free_id(&mut self) -> Result<u64> {
-        let base_live = if self.base.table_depth == 0 {
-            0
-        } else {
-            self.base.table.live
-        };
+        let base_live = if self.base.table_depth == 0 { 0 } else { self.base.table.live };
         if base_live < self.base.next_id {
             while let Some(id) = self.table().first_free(self.hole_cursor)? {
                 self.hole_cursor = id + 1;
@@ -99,12 +91,7 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
             self.hole_cursor = self.base.next_id;
         }
         let id = self.next_id;
-        if id
-            >= self
-                .shared
-                .geo
-                .id_capacity(crate::geometry::MAX_LEVELS as u8)
-        {
+        if id >= self.shared.geo.id_capacity(crate::geometry::MAX_LEVELS as u8) {
             return Err(Error::Full("no logical id left"));
         }
         self.next_id += 1;
@@ -133,9 +120,7 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
             Some(Slot::Freed) => Err(Error::DoubleFree(id)),
             Some(_) => Ok(()),
             None if id.get() >= self.next_id => Err(Error::OutOfRange(id)),
-            None if id.get() >= self.base.next_id
-                || !self.table().entry(id.get())?.is_allocated() =>
-            {
+            None if id.get() >= self.base.next_id || !self.table().entry(id.get())?.is_allocated() => {
                 Err(Error::NotAllocated(id))
             }
             None => Ok(()),
@@ -201,11 +186,17 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
     /// Copies `data` (exactly `PAGE_SIZE` bytes) into page `id`.
     pub fn write(&mut self, id: PageId, data: &[u8]) -> Result<()> {
         if data.len() != P {
-            return Err(Error::InvalidArgument(
-                "page data must be exactly PAGE_SIZE bytes",
-            ));
+            return Err(Error::InvalidArgument("page data must be exactly PAGE_SIZE bytes"));
         }
-        self.page_mut(id)?.copy_from_slice(data);
+        match self.pages.get_mut(&id.get()) {
+            Some(Slot::Freed) => return Err(Error::NotAllocated(id)),
+            Some(Slot::New(buf)) => *buf = Some(data.into()),
+            Some(Slot::Changed(b)) => b.copy_from_slice(data),
+            None => {
+                self.check_free(id)?;
+                self.pages.insert(id.get(), Slot::Changed(data.into()));
+            }
+        }
         Ok(())
     }
 
@@ -213,10 +204,7 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
     /// [`Durability::Immediate`](crate::Durability::Immediate) the version is on
     /// disk when this returns.
     pub fn commit(mut self) -> Result<Version> {
-        let state = self
-            .state
-            .take()
-            .expect("state present until commit or drop");
+        let state = self.state.take().expect("state present until commit or drop");
         let (result, state) = super::commit::commit(&self, state);
         self.state = Some(state);
         result
@@ -240,10 +228,7 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
             }
             Err(e) => {
                 state.poisoned = true;
-                Err(Error::Io {
-                    context: "syncing the store",
-                    source: e,
-                })
+                Err(Error::Io { context: "syncing the store", source: e })
             }
         }
     }

@@ -41,11 +41,7 @@ impl Lmdb {
         let mut wtxn = env.write_txn()?;
         let db: Db = env.create_database(&mut wtxn, None)?;
         wtxn.commit()?;
-        Ok(Lmdb {
-            env,
-            db,
-            buf: page_template(1),
-        })
+        Ok(Lmdb { env, db, buf: page_template(1) })
     }
 
     pub fn open_and_begin_read(dir: &Path, max_pages: u64) -> Res<Self> {
@@ -56,11 +52,7 @@ impl Lmdb {
             rtxn.commit()?;
             db.ok_or("lmdb: database missing")?
         };
-        Ok(Lmdb {
-            env,
-            db,
-            buf: Vec::new(),
-        })
+        Ok(Lmdb { env, db, buf: Vec::new() })
     }
 
     /// Closes the environment for good, so the directory can be opened again.

@@ -25,11 +25,7 @@ fn err(e: mappedpages::Error) -> super::BoxError {
 impl Mp {
     pub fn create(dir: &Path) -> Res<Self> {
         let store = Store::<PAGE>::create(file(dir)).map_err(err)?;
-        Ok(Mp {
-            store,
-            ids: Vec::new(),
-            buf: page_template(4),
-        })
+        Ok(Mp { store, ids: Vec::new(), buf: page_template(4) })
     }
 
     pub fn open_and_begin_read(dir: &Path) -> Res<Self> {
@@ -37,11 +33,7 @@ impl Mp {
         {
             let _r = store.begin_read().map_err(err)?;
         }
-        Ok(Mp {
-            store,
-            ids: Vec::new(),
-            buf: Vec::new(),
-        })
+        Ok(Mp { store, ids: Vec::new(), buf: Vec::new() })
     }
 }
 

@@ -25,18 +25,8 @@ pub struct Raw {
 
 impl Raw {
     pub fn create(dir: &Path) -> Res<Self> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(dir.join("raw.dat"))?;
-        Ok(Raw {
-            file,
-            map: None,
-            pages: 0,
-            buf: page_template(3),
-            chunk: Vec::with_capacity(CHUNK_PAGES * PAGE),
-        })
+        let file = OpenOptions::new().read(true).write(true).create_new(true).open(dir.join("raw.dat"))?;
+        Ok(Raw { file, map: None, pages: 0, buf: page_template(3), chunk: Vec::with_capacity(CHUNK_PAGES * PAGE) })
     }
 }
 

@@ -30,10 +30,7 @@ impl Redb {
         let wtxn = db.begin_write()?;
         wtxn.open_table(PAGES)?;
         wtxn.commit()?;
-        Ok(Redb {
-            db,
-            buf: page_template(2),
-        })
+        Ok(Redb { db, buf: page_template(2) })
     }
 
     pub fn open_and_begin_read(dir: &Path) -> Res<Self> {
@@ -42,10 +39,7 @@ impl Redb {
             let rtxn = db.begin_read()?;
             rtxn.open_table(PAGES)?;
         }
-        Ok(Redb {
-            db,
-            buf: Vec::new(),
-        })
+        Ok(Redb { db, buf: Vec::new() })
     }
 }
 
