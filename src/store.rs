@@ -91,8 +91,20 @@ pub(crate) struct WriterState {
     pub pending: VecDeque<PendingGroup>,
     /// Set when a write or sync failed: the store must be reopened.
     pub poisoned: bool,
+    /// Set at open: the recovered root may have reached only the page cache (the
+    /// last writer may have died before its sync), and the other slot may hold a
+    /// rejected root. The first commit clears that slot and syncs before it
+    /// writes anything else.
+    pub settle_before_write: Option<SettleRecovery>,
     /// No free page lies below this sector, as of the last commit.
     pub free_hint: u64,
+}
+
+/// What the first commit after open does before writing.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SettleRecovery {
+    /// Slot to zero: it holds a root newer than the recovered one, or garbage.
+    pub clear_slot: Option<usize>,
 }
 
 /// The committed root and the versions readers hold.
@@ -371,6 +383,7 @@ pub(crate) fn open_shared(
     debug_assert_eq!(FORMAT_VERSION, 1);
     let mut candidates = Vec::new();
     let mut rejected = Vec::new();
+    let mut garbage = [false; 2];
     for slot in 0..2 {
         let offset = root_slot_offset(slot);
         match reader
@@ -379,7 +392,10 @@ pub(crate) fn open_shared(
         {
             Ok(Some(root)) => candidates.push((root, slot)),
             Ok(None) => rejected.push(format!("slot {slot}: empty")),
-            Err(e) => rejected.push(format!("slot {slot}: {e}")),
+            Err(e) => {
+                garbage[slot] = true;
+                rejected.push(format!("slot {slot}: {e}"));
+            }
         }
     }
     candidates.sort_by(|a, b| b.0.version.cmp(&a.0.version));
@@ -399,9 +415,9 @@ pub(crate) fn open_shared(
         return Err(Error::NoValidRoot { detail: rejected.join("; ") });
     };
     let writer = if writable {
-        // The chosen root may have reached only the page cache (a process crash):
-        // make it durable before anything builds on it.
-        storage.sync().map_err(Error::io("syncing the recovered root"))?;
+        let other = 1 - slot;
+        let newer_rejected = slot_version(&reader, page_size, other).is_some_and(|v| v > root.version);
+        let clear_slot = (garbage[other] || newer_rejected).then_some(other);
         let pending = load_chain(&reader, root.pending, root.pending_floor)?;
         Some(WriterState {
             durable_version: root.version,
@@ -409,6 +425,7 @@ pub(crate) fn open_shared(
             unsynced_bytes: 0,
             pending,
             poisoned: false,
+            settle_before_write: Some(SettleRecovery { clear_slot }),
             free_hint: geo.first_data_sector,
         })
     } else {
@@ -426,6 +443,16 @@ pub(crate) fn open_shared(
         writer_free: Condvar::new(),
         writable,
     })
+}
+
+/// The version of the root in `slot`, if it decodes.
+fn slot_version(reader: &PageReader<'_>, page_size: usize, slot: usize) -> Option<u64> {
+    let offset = root_slot_offset(slot);
+    reader
+        .bytes(offset / SECTOR, SECTOR as usize, Structure::Root)
+        .ok()
+        .and_then(|b| Root::decode(b, page_size, offset).ok().flatten())
+        .map(|r| r.version)
 }
 
 impl<const P: usize> Drop for Store<P> {

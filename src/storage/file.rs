@@ -98,6 +98,9 @@ impl FileStorage {
         // "Soundness"); this process writes only through `write`, to extents no
         // view can reach.
         let map = unsafe { MmapOptions::new().len(size).map(&self.file)? };
+        // Pages are read where the page table points, not in file order: without
+        // this, each cold fault would read a large window around it.
+        map.advise(memmap2::Advice::Random)?;
         maps.push(map);
         Ok(())
     }

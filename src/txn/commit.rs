@@ -231,6 +231,19 @@ fn write_out<const P: usize>(txn: &WriteTxn<'_, P>, state: &mut WriterState, pla
     if plan.file_len > storage.len() {
         storage.grow(plan.file_len).map_err(Error::io("growing the file"))?;
     }
+    if let Some(settle) = state.settle_before_write {
+        // First commit since open: the recovered root must be durable, and a
+        // rejected root gone, before anything overwrites space they reached.
+        state.poisoned = true;
+        if let Some(slot) = settle.clear_slot {
+            storage
+                .write(root_slot_offset(slot), &[0u8; SECTOR as usize])
+                .map_err(Error::io("clearing a rejected root"))?;
+        }
+        storage.sync().map_err(Error::io("syncing the recovered root"))?;
+        state.poisoned = false;
+        state.settle_before_write = None;
+    }
     let mut root = plan.root;
     let mut writes: Vec<(u64, &[u8])> =
         plan.writes.iter().map(|(l, b)| (*l, &b[..])).chain(plan.data.iter().copied()).collect();

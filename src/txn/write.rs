@@ -216,13 +216,15 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
     /// Syncs the file (making every earlier commit durable) and ends the transaction.
     pub(crate) fn sync_and_abort(mut self) -> Result<()> {
         let state = self.state.as_mut().expect("state present");
-        if state.unsynced_bytes == 0 {
+        if state.unsynced_bytes == 0 && state.settle_before_write.is_none() {
             return Ok(());
         }
         match self.shared.storage.sync() {
             Ok(()) => {
                 state.durable_version = self.base.version;
-                state.durable_slot = 1 - state.durable_slot;
+                if state.unsynced_bytes > 0 {
+                    state.durable_slot = 1 - state.durable_slot;
+                }
                 state.unsynced_bytes = 0;
                 Ok(())
             }
