@@ -70,3 +70,8 @@ pub use store::{Durability, Options, Stats, Store};
 pub use table::LiveIds;
 pub use txn::{ReadTxn, WriteTxn};
 pub use verify::{Damage, VerifyReport};
+
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

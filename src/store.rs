@@ -384,7 +384,7 @@ pub(crate) fn open_shared(
     let mut candidates = Vec::new();
     let mut rejected = Vec::new();
     let mut garbage = [false; 2];
-    for slot in 0..2 {
+    for (slot, garbage) in garbage.iter_mut().enumerate() {
         let offset = root_slot_offset(slot);
         match reader
             .bytes(offset / SECTOR, SECTOR as usize, Structure::Root)
@@ -393,12 +393,12 @@ pub(crate) fn open_shared(
             Ok(Some(root)) => candidates.push((root, slot)),
             Ok(None) => rejected.push(format!("slot {slot}: empty")),
             Err(e) => {
-                garbage[slot] = true;
+                *garbage = true;
                 rejected.push(format!("slot {slot}: {e}"));
             }
         }
     }
-    candidates.sort_by(|a, b| b.0.version.cmp(&a.0.version));
+    candidates.sort_by_key(|c| std::cmp::Reverse(c.0.version));
     let mut chosen = None;
     for (root, slot) in candidates {
         let mut walker = Walker::new(reader, &geo, &root, zero_hash, false);

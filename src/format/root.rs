@@ -126,7 +126,7 @@ impl Root {
         if root.table_depth > MAX_DEPTH || root.map_depth > MAX_DEPTH {
             return Err(bad(format!("tree depth {}/{} too large", root.table_depth, root.map_depth)));
         }
-        if root.file_len % page_size as u64 != 0 || root.file_len == 0 {
+        if !root.file_len.is_multiple_of(page_size as u64) || root.file_len == 0 {
             return Err(bad(format!("file length {} is not a positive multiple of the page size", root.file_len)));
         }
         if root.synced_through > root.version || root.pending_floor > root.version {

@@ -6,6 +6,9 @@ use std::collections::VecDeque;
 use crate::error::{Error, Result, Structure};
 use crate::format::{ChainRef, NodeHeader, PENDING_MAGIC, PendingPage, PendingRecord, SECTOR, hash16};
 
+/// A page to write: (sector, bytes).
+pub(crate) type PageWrite = (u64, Box<[u8]>);
+
 /// The records one commit freed, and the pages of the list that hold them.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct PendingGroup {
@@ -83,7 +86,7 @@ pub(crate) fn encode_chain(
     prev: ChainRef,
     version: u64,
     page_size: usize,
-) -> (Vec<(u64, Box<[u8]>)>, ChainRef) {
+) -> (Vec<PageWrite>, ChainRef) {
     let capacity = PendingPage::capacity(page_size);
     let mut link = prev;
     let mut out = Vec::new();

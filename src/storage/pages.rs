@@ -44,7 +44,7 @@ impl<'a> PageReader<'a> {
     pub fn page(&self, sector: u64, structure: Structure) -> Result<&'a [u8]> {
         let spp = (self.page_size as u64) / SECTOR;
         let offset = sector.saturating_mul(SECTOR);
-        if sector == 0 || sector % spp != 0 {
+        if sector == 0 || !sector.is_multiple_of(spp) {
             return Err(Error::corrupt(structure, offset, format!("location {sector} is not a page boundary")));
         }
         self.bytes(sector, self.page_size, structure)
