@@ -53,12 +53,14 @@
 mod error;
 mod format_types;
 mod geometry;
+mod readonly;
 mod space;
 mod store;
 mod table;
 mod txn;
 mod verify;
 
+pub mod compat;
 pub mod format;
 pub mod storage;
 #[doc(hidden)]
@@ -66,10 +68,18 @@ pub mod testing;
 
 pub use error::{Error, Result, Structure};
 pub use format_types::{ContentHash, PageId, Version};
-pub use store::{Durability, Options, Stats, Store};
+pub use store::{Durability, Options, RejectedRoot, Stats, Store};
 pub use table::LiveIds;
 pub use txn::{ReadTxn, WriteTxn};
 pub use verify::{Damage, VerifyReport};
+
+#[cfg(feature = "async")]
+pub use compat::AsyncStore;
+pub use compat::{
+    BulkPageAllocator, MappedPage, MappedPageError, PageAllocator, PageHandle, Pager, ProtectedPageId,
+    SubPageAllocator, SubPageId,
+};
+pub use readonly::{ReadOnlyPager, ReadOnlyStore};
 
 /// The README's examples, compiled and run as doc tests.
 #[doc = include_str!("../README.md")]

@@ -100,6 +100,23 @@ pub(crate) struct WriterState {
     pub free_hint: u64,
 }
 
+/// A root that was newer than the one recovered but failed its checks at open.
+///
+/// After a crash during a commit this is expected: the commit's pages did not
+/// all reach the disk. On a store that was closed cleanly it means that pages of
+/// the newest commit were damaged after they were written, and that commit was
+/// rolled back. Either way [`Store::verify`] reports it until the next commit
+/// overwrites the slot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RejectedRoot {
+    /// The version it would have opened.
+    pub version: Version,
+    /// Its slot (0 or 1).
+    pub slot: usize,
+    /// The first check it failed.
+    pub reason: String,
+}
+
 /// What the first commit after open does before writing.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct SettleRecovery {
@@ -124,6 +141,8 @@ pub(crate) struct Shared {
     pub writer: Mutex<Option<WriterState>>,
     pub writer_free: Condvar,
     pub writable: bool,
+    /// A root newer than the recovered one that failed recovery's checks.
+    pub rejected: Mutex<Option<RejectedRoot>>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -297,6 +316,12 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
         w.sync_and_abort()
     }
 
+    /// The root rejected when the store was opened, if a newer one than the
+    /// recovered version was found and failed its checks (see [`RejectedRoot`]).
+    pub fn rejected_root(&self) -> Option<RejectedRoot> {
+        lock(&self.shared.rejected).clone()
+    }
+
     /// Checks everything the newest version reaches: the header, the root, every
     /// table and free-map node, the pending list and every page's checksum, and
     /// that no two structures share space. Each damaged structure is reported with
@@ -320,6 +345,7 @@ pub(crate) fn verify_root(shared: &Shared, root: &Root) -> VerifyReport {
         nodes_checked: walker.nodes_checked,
         leaked_sectors: walker.leaked_sectors,
         damage,
+        rejected_root: lock(&shared.rejected).clone(),
     }
 }
 
@@ -400,6 +426,7 @@ pub(crate) fn open_shared(
     }
     candidates.sort_by_key(|c| std::cmp::Reverse(c.0.version));
     let mut chosen = None;
+    let mut newest_rejected = None;
     for (root, slot) in candidates {
         let mut walker = Walker::new(reader, &geo, &root, zero_hash, false);
         walker.run();
@@ -408,7 +435,13 @@ pub(crate) fn open_shared(
                 chosen = Some((root, slot));
                 break;
             }
-            Some(e) => rejected.push(format!("slot {slot} (version {}): {e}", root.version)),
+            Some(e) => {
+                rejected.push(format!("slot {slot} (version {}): {e}", root.version));
+                if newest_rejected.is_none() {
+                    newest_rejected =
+                        Some(RejectedRoot { version: Version(root.version), slot, reason: e.to_string() });
+                }
+            }
         }
     }
     let Some((root, slot)) = chosen else {
@@ -442,6 +475,7 @@ pub(crate) fn open_shared(
         writer: Mutex::new(writer),
         writer_free: Condvar::new(),
         writable,
+        rejected: Mutex::new(newest_rejected.filter(|r: &RejectedRoot| r.version.get() > root.version)),
     })
 }
 

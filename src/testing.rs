@@ -382,3 +382,30 @@ pub fn free_everything_and_check(store: &Store<PAGE>) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Every extent the newest version reaches, as (byte offset, length): table,
+/// free-map and pending-list pages, data pages, and the meta area (not the
+/// extents the pending list holds for readers). For tests that
+/// damage reachable bytes on purpose.
+pub fn reachable_extents<const P: usize>(store: &Store<P>) -> Vec<(u64, u64)> {
+    let txn = store.begin_read().expect("read txn");
+    let shared = &store.shared;
+    // SAFETY: `txn` pins the root walked here for the whole call.
+    let reader = unsafe { shared.reader() };
+    let mut walker = crate::verify::Walker::new(reader, &shared.geo, &txn.root, shared.zero_hash, true);
+    walker.collect_only = true;
+    walker.run();
+    let meta = crate::format::meta_pages(P) * P as u64;
+    let mut out: Vec<(u64, u64)> = vec![(0, meta)];
+    out.extend(walker.extents.iter().map(|&(s, n)| (s * crate::format::SECTOR, n * crate::format::SECTOR)));
+    out.sort_unstable();
+    out
+}
+
+/// A copy of the store's current file contents.
+pub fn image<const P: usize>(store: &Store<P>) -> Vec<u8> {
+    let storage = &store.shared.storage;
+    let mut out = vec![0u8; storage.len() as usize];
+    storage.view().copy_to(0, &mut out);
+    out
+}

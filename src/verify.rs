@@ -49,12 +49,21 @@ pub struct VerifyReport {
     pub leaked_sectors: u64,
     /// Everything damaged.
     pub damage: Vec<Damage>,
+    /// A root newer than this version that was rejected when the store was
+    /// opened: a commit cut short by a crash, or one whose pages were damaged
+    /// later (see [`RejectedRoot`](crate::RejectedRoot)).
+    pub rejected_root: Option<crate::RejectedRoot>,
 }
 
 impl VerifyReport {
-    /// True when nothing is damaged.
+    /// True when nothing the current version reaches is damaged.
     pub fn is_clean(&self) -> bool {
         self.damage.is_empty()
+    }
+
+    /// True when nothing is damaged and no newer root was rejected at open.
+    pub fn is_pristine(&self) -> bool {
+        self.damage.is_empty() && self.rejected_root.is_none()
     }
 }
 
@@ -75,6 +84,11 @@ pub(crate) struct Walker<'a> {
     pub pages_checked: u64,
     pub nodes_checked: u64,
     pub leaked_sectors: u64,
+    /// Collect extents only (no cross-check); pending records' extents go to
+    /// `pending_extents`, not `extents`.
+    pub collect_only: bool,
+    /// Extents listed in the pending list (kept for readers, not reached).
+    pub pending_extents: Vec<(u64, u64)>,
 }
 
 impl<'a> Walker<'a> {
@@ -92,6 +106,8 @@ impl<'a> Walker<'a> {
             pages_checked: 0,
             nodes_checked: 0,
             leaked_sectors: 0,
+            collect_only: false,
+            pending_extents: Vec::new(),
         }
     }
 
@@ -133,7 +149,7 @@ impl<'a> Walker<'a> {
             self.map(&top, self.root.map_depth as usize - 1, 0);
         }
         self.pending();
-        if self.full && self.damage.is_empty() {
+        if self.full && self.damage.is_empty() && !self.collect_only {
             self.cross_check();
         }
     }
@@ -321,7 +337,11 @@ impl<'a> Walker<'a> {
                 self.extents.push((link.location, self.geo.spp));
                 for i in 0..PendingPage::count(page) as usize {
                     let rec = PendingPage::record(page, i);
-                    self.extents.push((rec.location, rec.sectors));
+                    if self.collect_only {
+                        self.pending_extents.push((rec.location, rec.sectors));
+                    } else {
+                        self.extents.push((rec.location, rec.sectors));
+                    }
                 }
             }
             let prev = PendingPage::prev(page);

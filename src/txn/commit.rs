@@ -244,6 +244,10 @@ fn write_out<const P: usize>(txn: &WriteTxn<'_, P>, state: &mut WriterState, pla
         state.poisoned = false;
         state.settle_before_write = None;
     }
+    // The slot this commit writes held the rejected root (if any): it is gone now.
+    if lock(&txn.shared.rejected).as_ref().is_some_and(|r| r.slot == 1 - state.durable_slot) {
+        *lock(&txn.shared.rejected) = None;
+    }
     let mut root = plan.root;
     let mut writes: Vec<(u64, &[u8])> =
         plan.writes.iter().map(|(l, b)| (*l, &b[..])).chain(plan.data.iter().copied()).collect();

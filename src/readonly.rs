@@ -1,0 +1,138 @@
+//! Read-only opening: shared file locks, many processes at once, no write methods.
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::storage::{FileMode, FileStorage, Storage};
+use crate::store::open_shared;
+use crate::{Options, ReadTxn, Stats, Store, VerifyReport, Version};
+
+/// A store opened read-only: any number of processes (and handles) may hold
+/// one on the same file at once.
+///
+/// # Locking rule
+///
+/// A read-only open takes a *shared* lock on the file; a writable open
+/// ([`Store::open`], [`Store::create`]) takes an *exclusive* one. Neither
+/// waits:
+///
+/// - opening read-only while a writer holds the file fails at once with
+///   [`Error::Locked`];
+/// - opening for writing while any read-only handle is open fails at once with
+///   [`Error::Locked`];
+/// - read-only handles never conflict with each other.
+///
+/// The locks are advisory `flock`-style locks on the open file description, so
+/// they also separate two handles inside one process. A process that writes the
+/// file while ignoring the lock is outside this contract.
+///
+/// Because no writer can exist while a read-only handle is open, the file does
+/// not change under it: [`version`](Self::version) stays the version found at
+/// open (the newest intact commit, exactly as a writable open recovers it, but
+/// without writing anything).
+///
+/// # No write methods
+///
+/// The type has no `begin_write`, `sync` or any other method that could change
+/// the file:
+///
+/// ```compile_fail
+/// # fn main() -> Result<(), mappedpages::Error> {
+/// let store = mappedpages::ReadOnlyStore::<4096>::open("pages.db")?;
+/// let w = store.begin_write()?; // error: no method named `begin_write`
+/// # Ok(()) }
+/// ```
+///
+/// ```
+/// use mappedpages::{Error, ReadOnlyStore, Store};
+/// # fn main() -> Result<(), mappedpages::Error> {
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let path = dir.path().join("pages.db");
+/// let store = Store::<4096>::create(&path)?;
+/// let mut w = store.begin_write()?;
+/// let id = w.alloc()?;
+/// w.page_mut(id)?.fill(3);
+/// w.commit()?;
+/// assert!(matches!(ReadOnlyStore::<4096>::open(&path), Err(Error::Locked)));
+/// drop(store);
+///
+/// let a = ReadOnlyStore::<4096>::open(&path)?;
+/// let b = ReadOnlyStore::<4096>::open(&path)?;         // readers share the file
+/// assert_eq!(a.begin_read()?.page(id)?[0], 3);
+/// assert_eq!(b.version(), a.version());
+/// assert!(matches!(Store::<4096>::open(&path), Err(Error::Locked)));
+/// # Ok(()) }
+/// ```
+pub struct ReadOnlyStore<const PAGE_SIZE: usize> {
+    inner: Store<PAGE_SIZE>,
+}
+
+/// 0.2's name for [`ReadOnlyStore`] (planned there as `ReadOnlyPager::open`).
+pub type ReadOnlyPager<const PAGE_SIZE: usize> = ReadOnlyStore<PAGE_SIZE>;
+
+impl<const P: usize> ReadOnlyStore<P> {
+    const VALID_PAGE_SIZE: () = assert!(
+        P.is_power_of_two() && P >= 1024 && P <= 1 << 30,
+        "PAGE_SIZE must be a power of two between 1024 and 2^30"
+    );
+
+    /// Opens the store file at `path` read-only. Fails with [`Error::Locked`] at
+    /// once if a writer holds it.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, Options::default())
+    }
+
+    /// Opens read-only with options (`reserve` and `verify_reads` apply; the
+    /// write options are ignored).
+    pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Self> {
+        let () = Self::VALID_PAGE_SIZE;
+        let storage =
+            FileStorage::open(path.as_ref(), FileMode::ReadOnly, options.reserve).map_err(|e| match e.kind() {
+                std::io::ErrorKind::WouldBlock => Error::Locked,
+                _ => Error::Io { context: "opening the file read-only", source: e },
+            })?;
+        Self::open_on(storage, options)
+    }
+
+    /// Opens a [`Storage`] read-only: recovers the newest intact commit and
+    /// never writes, grows or syncs it.
+    pub fn open_on(storage: impl Storage, options: Options) -> Result<Self> {
+        let () = Self::VALID_PAGE_SIZE;
+        Ok(ReadOnlyStore { inner: Store { shared: open_shared(Box::new(storage), options, P, false)? } })
+    }
+
+    /// Starts a read transaction on the store's version.
+    pub fn begin_read(&self) -> Result<ReadTxn<'_, P>> {
+        self.inner.begin_read()
+    }
+
+    /// The version found at open.
+    pub fn version(&self) -> Version {
+        self.inner.version()
+    }
+
+    /// Counts for that version.
+    pub fn stats(&self) -> Stats {
+        self.inner.stats()
+    }
+
+    /// Checks everything the version reaches, as [`Store::verify`] does.
+    pub fn verify(&self) -> Result<VerifyReport> {
+        self.inner.verify()
+    }
+
+    /// The page size, `PAGE_SIZE`.
+    pub fn page_size(&self) -> usize {
+        P
+    }
+
+    /// Allocated logical pages (0.2's `page_count`).
+    pub fn page_count(&self) -> u64 {
+        self.inner.page_count()
+    }
+
+    /// Free pages of the file (0.2's `free_page_count`).
+    pub fn free_page_count(&self) -> u64 {
+        self.inner.free_page_count()
+    }
+}

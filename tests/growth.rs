@@ -1,0 +1,46 @@
+//! Growth of the file never moves or invalidates a reader's pages, even past the
+//! address space reserved for the mapping.
+
+use mappedpages::{Options, Store};
+
+#[test]
+fn growth_slice_held_across_growth_and_remapping_stays_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("grow.db");
+    // A 1 MiB reservation: the file outgrows it many times over below.
+    let options = Options { reserve: 1 << 20, ..Options::default() };
+    let store = Store::<4096>::create_with(&path, options).unwrap();
+    let mut w = store.begin_write().unwrap();
+    let first = w.alloc_bulk(8).unwrap();
+    for &id in &first {
+        w.page_mut(id).unwrap().fill(0xA5);
+    }
+    w.commit().unwrap();
+    let reader = store.begin_read().unwrap();
+    let held: Vec<&[u8]> = first.iter().map(|&id| reader.page(id).unwrap()).collect();
+    let start = store.stats().physical_pages;
+    for round in 0..10u8 {
+        let mut w = store.begin_write().unwrap();
+        for id in w.alloc_bulk(400).unwrap() {
+            w.page_mut(id).unwrap().fill(round);
+        }
+        for &id in &first {
+            w.page_mut(id).unwrap().fill(round);
+        }
+        w.commit().unwrap();
+    }
+    let end = store.stats().physical_pages;
+    assert!(end * 4096 > 8 << 20, "the file grew to {end} pages only (from {start})");
+    for bytes in &held {
+        assert!(bytes.iter().all(|&b| b == 0xA5));
+    }
+    for &id in &first {
+        assert!(reader.page(id).unwrap().iter().all(|&b| b == 0xA5));
+    }
+    drop(held);
+    drop(reader);
+    assert!(store.begin_read().unwrap().page(first[0]).unwrap().iter().all(|&b| b == 9));
+    drop(store);
+    let store = Store::<4096>::open_with(&path, Options { reserve: 1 << 20, ..Options::default() }).unwrap();
+    assert!(store.verify().unwrap().is_clean());
+}
