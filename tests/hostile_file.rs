@@ -14,7 +14,7 @@ fn small_store() -> (Store<P>, Vec<PageId>) {
         let mut w = store.begin_write().unwrap();
         ids.extend(w.alloc_bulk(8).unwrap());
         for (i, &id) in ids.iter().enumerate() {
-            if (i + round as usize) % 3 != 0 {
+            if !(i + round as usize).is_multiple_of(3) {
                 w.write(id, &mappedpages::testing::page_bytes(id.get(), round as u64 + 1)).unwrap();
             }
         }
