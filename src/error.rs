@@ -20,6 +20,10 @@ pub enum Structure {
     FreeMap,
     /// A node of the pending-free list.
     PendingList,
+    /// A page of the snapshot catalog.
+    Catalog,
+    /// A page of a snapshot's deadlist.
+    Deadlist,
     /// The file as a whole (length, layout).
     File,
 }
@@ -33,6 +37,8 @@ impl fmt::Display for Structure {
             Structure::Page => "page",
             Structure::FreeMap => "free-map node",
             Structure::PendingList => "pending-free list",
+            Structure::Catalog => "snapshot catalog",
+            Structure::Deadlist => "snapshot deadlist",
             Structure::File => "file",
         })
     }
@@ -91,6 +97,16 @@ pub enum Error {
     Full(&'static str),
     /// An argument is out of its documented range.
     InvalidArgument(&'static str),
+    /// A snapshot name is empty, too long, or has control characters.
+    InvalidName(String),
+    /// A snapshot with this name exists already.
+    SnapshotExists(String),
+    /// No snapshot has this name.
+    SnapshotNotFound(String),
+    /// The version is not readable: older than the history window (or never
+    /// committed). Widen the window with [`Store::set_history`](crate::Store::set_history)
+    /// to keep more.
+    VersionNotRetained(crate::Version),
 }
 
 impl Error {
@@ -124,6 +140,10 @@ impl fmt::Display for Error {
             Error::NeedsReopen => f.write_str("an earlier I/O failure left the store unusable; reopen it"),
             Error::Full(what) => write!(f, "store full: {what}"),
             Error::InvalidArgument(what) => write!(f, "invalid argument: {what}"),
+            Error::InvalidName(why) => write!(f, "invalid snapshot name: {why}"),
+            Error::SnapshotExists(name) => write!(f, "a snapshot named {name:?} exists already"),
+            Error::SnapshotNotFound(name) => write!(f, "no snapshot named {name:?}"),
+            Error::VersionNotRetained(v) => write!(f, "{v} is not retained (outside the history window)"),
         }
     }
 }

@@ -59,6 +59,7 @@ mod store;
 mod table;
 mod txn;
 mod verify;
+mod versions;
 
 pub mod compat;
 pub mod format;
@@ -72,6 +73,7 @@ pub use store::{Durability, Options, RejectedRoot, Stats, Store};
 pub use table::LiveIds;
 pub use txn::{ReadTxn, WriteTxn};
 pub use verify::{Damage, VerifyReport};
+pub use versions::{At, ExportReport, HistoryEntry, HistoryWindow, SnapshotInfo};
 
 #[cfg(feature = "async")]
 pub use compat::AsyncStore;

@@ -24,7 +24,10 @@ use crate::{Options, ReadTxn, Stats, Store, VerifyReport, Version};
 ///
 /// The locks are advisory `flock`-style locks on the open file description, so
 /// they also separate two handles inside one process. A process that writes the
-/// file while ignoring the lock is outside this contract.
+/// file while ignoring the lock is outside this contract. One consequence of
+/// such locks: a child process that is being spawned holds copies of its
+/// parent's descriptors until it execs, so a lock can outlive its handle by
+/// that instant when another thread spawns a process.
 ///
 /// Because no writer can exist while a read-only handle is open, the file does
 /// not change under it: [`version`](Self::version) stays the version found at

@@ -6,12 +6,13 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::error::{Error, Result, Structure};
-use crate::format::{FORMAT_VERSION, Hash16, Header, Root, SECTOR, hash16, meta_pages, root_slot_offset};
+use crate::format::{CatalogEntry, Hash16, Header, Root, SECTOR, VersionSummary, hash16, meta_pages, root_slot_offset};
 use crate::geometry::Geometry;
 use crate::space::{PendingGroup, load_chain};
 use crate::storage::{FileStorage, PageReader, Storage, file::FileMode};
 use crate::txn::{ReadTxn, WriteTxn};
 use crate::verify::{VerifyReport, Walker};
+use crate::versions::load_catalog;
 use crate::{Damage, Version};
 
 /// When a commit is durable.
@@ -86,6 +87,9 @@ pub(crate) struct WriterState {
     pub durable_version: u64,
     /// Slot holding that version's root; commits write the other slot.
     pub durable_slot: usize,
+    /// The history start of that root: a crash may go back to it, so what its
+    /// window keeps readable stays.
+    pub durable_history_start: u64,
     pub unsynced_bytes: u64,
     /// Pending-free groups, oldest first.
     pub pending: VecDeque<PendingGroup>,
@@ -98,6 +102,10 @@ pub(crate) struct WriterState {
     pub settle_before_write: Option<SettleRecovery>,
     /// No free page lies below this sector, as of the last commit.
     pub free_hint: u64,
+    /// The snapshot catalog.
+    pub snapshots: Vec<CatalogEntry>,
+    /// (sector, written) of the catalog's pages.
+    pub catalog_pages: Vec<(u64, u64)>,
 }
 
 /// A root that was newer than the one recovered but failed its checks at open.
@@ -128,6 +136,10 @@ pub(crate) struct SettleRecovery {
 pub(crate) struct Published {
     pub root: Arc<Root>,
     pub pins: BTreeMap<u64, usize>,
+    /// Snapshots readers may open.
+    pub snapshots: Arc<Vec<CatalogEntry>>,
+    /// Older versions readers may open, oldest first.
+    pub history: Arc<Vec<VersionSummary>>,
 }
 
 pub(crate) struct Shared {
@@ -406,7 +418,6 @@ pub(crate) fn open_shared(
     if header.page_size as usize != page_size {
         return Err(Error::PageSizeMismatch { on_disk: header.page_size, expected: page_size as u32 });
     }
-    debug_assert_eq!(FORMAT_VERSION, 1);
     let mut candidates = Vec::new();
     let mut rejected = Vec::new();
     let mut garbage = [false; 2];
@@ -447,19 +458,32 @@ pub(crate) fn open_shared(
     let Some((root, slot)) = chosen else {
         return Err(Error::NoValidRoot { detail: rejected.join("; ") });
     };
+    // The pending list (with the history window's summaries) and the catalog:
+    // both as small as what is pinned, never the data.
+    let pending = load_chain(&reader, root.pending, root.history_floor, root.structure_floor, root.pending_floor)?;
+    let (snapshots, catalog_pages) = load_catalog(&reader, root.catalog)?;
+    let history = crate::txn::summaries_from(pending.iter(), root.history_start);
+    let published = Published {
+        root: Arc::new(root),
+        pins: BTreeMap::new(),
+        snapshots: Arc::new(snapshots.clone()),
+        history: Arc::new(history),
+    };
     let writer = if writable {
         let other = 1 - slot;
         let newer_rejected = slot_version(&reader, page_size, other).is_some_and(|v| v > root.version);
         let clear_slot = (garbage[other] || newer_rejected).then_some(other);
-        let pending = load_chain(&reader, root.pending, root.pending_floor)?;
         Some(WriterState {
             durable_version: root.version,
+            durable_history_start: root.history_start,
             durable_slot: slot,
             unsynced_bytes: 0,
             pending,
             poisoned: false,
             settle_before_write: Some(SettleRecovery { clear_slot }),
             free_hint: geo.first_data_sector,
+            snapshots,
+            catalog_pages,
         })
     } else {
         None
@@ -471,7 +495,7 @@ pub(crate) fn open_shared(
         header,
         zero_page,
         zero_hash,
-        published: Mutex::new(Published { root: Arc::new(root), pins: BTreeMap::new() }),
+        published: Mutex::new(published),
         writer: Mutex::new(writer),
         writer_free: Condvar::new(),
         writable,

@@ -384,10 +384,48 @@ pub fn free_everything_and_check(store: &Store<PAGE>) -> Result<(), String> {
 }
 
 /// Every extent the newest version reaches, as (byte offset, length): table,
-/// free-map and pending-list pages, data pages, and the meta area (not the
-/// extents the pending list holds for readers). For tests that
-/// damage reachable bytes on purpose.
+/// free-map, pending-list, catalog and deadlist pages, data pages, and the
+/// meta area (not the extents the pending list and deadlists hold, and not the
+/// tables of pinned older versions). For tests that damage reachable bytes.
 pub fn reachable_extents<const P: usize>(store: &Store<P>) -> Vec<(u64, u64)> {
+    walk_collect(store).0
+}
+
+/// Pages (by index) that the newest root and every version it pins
+/// (snapshots, history) reach, computed by walking their trees: the brute-force
+/// answer to "which pages must be kept".
+pub fn pinned_reachable_pages<const P: usize>(store: &Store<P>) -> std::collections::BTreeSet<u64> {
+    let (current, pinned) = walk_collect(store);
+    let mut out = std::collections::BTreeSet::new();
+    for (start, len) in current.into_iter().chain(pinned) {
+        out.extend(start / P as u64..(start + len).div_ceil(P as u64));
+    }
+    out
+}
+
+/// Pages (by index, the meta area included) the free map marks in use.
+pub fn in_use_pages<const P: usize>(store: &Store<P>) -> std::collections::BTreeSet<u64> {
+    let txn = store.begin_read().expect("read txn");
+    let shared = &store.shared;
+    // SAFETY: `txn` pins the root read here for the whole call.
+    let reader = unsafe { shared.reader() };
+    let spp = shared.geo.spp;
+    let pages = txn.root.file_len / P as u64;
+    let meta = crate::format::meta_pages(P);
+    let mut out: std::collections::BTreeSet<u64> = (0..meta).collect();
+    for p in meta..pages {
+        if crate::space::bits_in_use(&reader, &shared.geo, &txn.root, p * spp, spp).expect("free map readable") {
+            out.insert(p);
+        }
+    }
+    out
+}
+
+/// (byte offset, length) pairs.
+type Extents = Vec<(u64, u64)>;
+
+/// The newest root's own extents, and those of the tables it pins.
+fn walk_collect<const P: usize>(store: &Store<P>) -> (Extents, Extents) {
     let txn = store.begin_read().expect("read txn");
     let shared = &store.shared;
     // SAFETY: `txn` pins the root walked here for the whole call.
@@ -395,11 +433,13 @@ pub fn reachable_extents<const P: usize>(store: &Store<P>) -> Vec<(u64, u64)> {
     let mut walker = crate::verify::Walker::new(reader, &shared.geo, &txn.root, shared.zero_hash, true);
     walker.collect_only = true;
     walker.run();
+    let sector = crate::format::SECTOR;
     let meta = crate::format::meta_pages(P) * P as u64;
-    let mut out: Vec<(u64, u64)> = vec![(0, meta)];
-    out.extend(walker.extents.iter().map(|&(s, n)| (s * crate::format::SECTOR, n * crate::format::SECTOR)));
-    out.sort_unstable();
-    out
+    let mut current: Vec<(u64, u64)> = vec![(0, meta)];
+    current.extend(walker.extents.iter().map(|&(s, n)| (s * sector, n * sector)));
+    current.sort_unstable();
+    let pinned = walker.pinned_extents.iter().map(|&(s, n)| (s * sector, n * sector)).collect();
+    (current, pinned)
 }
 
 /// A copy of the store's current file contents.

@@ -6,12 +6,15 @@ use std::ops::Range;
 
 use crate::error::{Error, Structure};
 use crate::format::{
-    Entry, Hash16, MapNode, MapRef, NodeHeader, PENDING_MAGIC, PendingPage, Root, SECTOR, TableNode, TableRef, hash16,
+    DEADLIST_MAGIC, Entry, Hash16, MapNode, MapRef, PENDING_MAGIC, PendingPage, RecordKind, Root, SECTOR, TableNode,
+    TableRef, VersionSummary, hash16,
 };
 use crate::geometry::Geometry;
 use crate::space::bits_in_use;
+use crate::space::{page_records, read_chain};
 use crate::storage::PageReader;
 use crate::table::{internal_content, leaf_content, read_node};
+use crate::versions::load_catalog;
 use crate::{PageId, Version};
 
 /// One damaged structure found by [`Store::verify`](crate::Store::verify).
@@ -89,6 +92,12 @@ pub(crate) struct Walker<'a> {
     pub collect_only: bool,
     /// Extents listed in the pending list (kept for readers, not reached).
     pub pending_extents: Vec<(u64, u64)>,
+    /// Versions pinned by snapshots and the history window.
+    pub pinned: Vec<VersionSummary>,
+    /// Extents the tables of pinned versions reach.
+    pub pinned_extents: Vec<(u64, u64)>,
+    /// Table nodes already walked (shared between versions), by sector.
+    pub seen: std::collections::HashSet<u64>,
 }
 
 impl<'a> Walker<'a> {
@@ -108,6 +117,9 @@ impl<'a> Walker<'a> {
             leaked_sectors: 0,
             collect_only: false,
             pending_extents: Vec::new(),
+            pinned: Vec::new(),
+            pinned_extents: Vec::new(),
+            seen: std::collections::HashSet::new(),
         }
     }
 
@@ -149,6 +161,10 @@ impl<'a> Walker<'a> {
             self.map(&top, self.root.map_depth as usize - 1, 0);
         }
         self.pending();
+        self.catalog();
+        if self.full {
+            self.pinned_tables();
+        }
         if self.full && self.damage.is_empty() && !self.collect_only {
             self.cross_check();
         }
@@ -160,6 +176,10 @@ impl<'a> Walker<'a> {
 
     fn table(&mut self, r: &TableRef, level: usize, first: u64) {
         if r.location == 0 || !self.wanted(r.written) {
+            return;
+        }
+        // Versions share subtrees: each node (and what it reaches) is walked once.
+        if self.full && !self.seen.insert(r.location) {
             return;
         }
         let ids = first..first.saturating_add(self.geo.id_cover[level]);
@@ -306,54 +326,121 @@ impl<'a> Walker<'a> {
     }
 
     fn pending(&mut self) {
-        let mut link = self.root.pending;
-        let mut steps = 0u64;
-        let max_steps = self.reader.len() / self.geo.page_size as u64 + 1;
-        let capacity = PendingPage::capacity(self.geo.page_size);
-        while link.location != 0 && link.written > self.root.pending_floor {
-            steps += 1;
-            if steps > max_steps {
-                return self.report(Structure::PendingList, link.location, None, "list longer than the file");
+        let root = *self.root;
+        let mut summaries = Vec::new();
+        let mut records = Vec::new();
+        let mut pages = Vec::new();
+        let since = self.since;
+        let full = self.full;
+        let result = read_chain(&self.reader, root.pending, root.history_floor, PENDING_MAGIC, |location, h, page| {
+            if !full && h.written <= since {
+                return Ok(());
             }
-            if !self.wanted(link.written) {
-                return;
+            pages.push(location);
+            if let Some(s) = PendingPage::summary(page) {
+                summaries.push(s);
             }
-            self.nodes_checked += 1;
-            let page = match self.reader.page(link.location, Structure::PendingList) {
-                Ok(p) => p,
-                Err(e) => {
-                    return self.report(Structure::PendingList, link.location, None, e.to_string());
+            for r in page_records(page, location)? {
+                let held = match r.kind {
+                    RecordKind::Structure => h.written > root.structure_floor,
+                    RecordKind::Content => h.written > root.pending_floor,
+                };
+                if held {
+                    records.push((r.location, r.sectors));
                 }
+            }
+            Ok(())
+        });
+        self.nodes_checked += pages.len() as u64;
+        if let Err(e) = result {
+            return self.report_error(Structure::PendingList, e);
+        }
+        if self.full {
+            self.extents.extend(pages.iter().map(|&l| (l, self.geo.spp)));
+            if self.collect_only {
+                self.pending_extents.extend(records);
+            } else {
+                self.extents.extend(records);
+            }
+            self.pinned
+                .extend(summaries.into_iter().filter(|s| s.version >= root.history_start && s.version < root.version));
+        }
+    }
+
+    fn catalog(&mut self) {
+        if !self.full {
+            return;
+        }
+        let (entries, pages) = match load_catalog(&self.reader, self.root.catalog) {
+            Ok(c) => c,
+            Err(e) => return self.report_error(Structure::Catalog, e),
+        };
+        self.nodes_checked += pages.len() as u64;
+        self.extents.extend(pages.iter().map(|&(l, _)| (l, self.geo.spp)));
+        for entry in entries {
+            let mut records = Vec::new();
+            let mut lists = Vec::new();
+            let result = read_chain(&self.reader, entry.deadlist, 0, DEADLIST_MAGIC, |location, _, page| {
+                lists.push(location);
+                records.extend(page_records(page, location)?.into_iter().map(|r| (r.location, r.sectors)));
+                Ok(())
+            });
+            if let Err(e) = result {
+                self.report_error(Structure::Deadlist, e);
+                continue;
+            }
+            self.nodes_checked += lists.len() as u64;
+            self.extents.extend(lists.iter().map(|&l| (l, self.geo.spp)));
+            if self.collect_only {
+                self.pending_extents.extend(records);
+            } else {
+                self.extents.extend(records);
+            }
+            self.pinned.push(entry.summary);
+        }
+    }
+
+    /// Walks the tables of pinned versions (snapshots, history): their pages
+    /// must check out and be held, by the current version or by a record.
+    fn pinned_tables(&mut self) {
+        let pinned = std::mem::take(&mut self.pinned);
+        for s in &pinned {
+            let root = Root {
+                version: s.version,
+                next_id: s.next_id,
+                table_depth: s.table_depth,
+                table: s.table,
+                file_len: self.root.file_len,
+                ..Root::default()
             };
-            let h = NodeHeader::read(page);
-            if hash16(page) != link.checksum
-                || h.magic != PENDING_MAGIC
-                || h.written != link.written
-                || PendingPage::count(page) as usize > capacity
-            {
-                return self.report(Structure::PendingList, link.location, None, "checksum or header mismatch");
+            let mut sub = Walker::new(self.reader, self.geo, &root, self.zero_hash, true);
+            sub.collect_only = true;
+            sub.seen = std::mem::take(&mut self.seen);
+            if sub.root.table_depth > 0 {
+                let top = sub.root.table;
+                sub.table(&top, sub.root.table_depth as usize - 1, 0);
             }
-            if self.full {
-                self.extents.push((link.location, self.geo.spp));
-                for i in 0..PendingPage::count(page) as usize {
-                    let rec = PendingPage::record(page, i);
-                    if self.collect_only {
-                        self.pending_extents.push((rec.location, rec.sectors));
-                    } else {
-                        self.extents.push((rec.location, rec.sectors));
-                    }
-                }
+            self.seen = std::mem::take(&mut sub.seen);
+            self.damage.append(&mut sub.damage);
+            self.pages_checked += sub.pages_checked;
+            self.nodes_checked += sub.nodes_checked;
+            self.pinned_extents.extend(sub.extents);
+        }
+        self.pinned = pinned;
+    }
+
+    fn report_error(&mut self, structure: Structure, e: Error) {
+        match e {
+            Error::Corrupt { structure, offset, detail } => {
+                self.damage.push(Damage { structure, offset, ids: None, version: Version(self.root.version), detail })
             }
-            let prev = PendingPage::prev(page);
-            if prev.written > link.written {
-                return self.report(Structure::PendingList, link.location, None, "link to a newer page");
-            }
-            link = prev;
+            other => self.report(structure, 0, None, other.to_string()),
         }
     }
 
     /// Reached extents must not overlap, must lie in the file and be marked in
-    /// use; sectors marked in use that nothing reaches are counted as leaked.
+    /// use; pages of pinned versions must be held; sectors marked in use that
+    /// nothing reaches are counted as leaked.
     fn cross_check(&mut self) {
         let mut extents = std::mem::take(&mut self.extents);
         extents.sort_unstable();
@@ -386,10 +473,29 @@ impl<'a> Walker<'a> {
                 Err(e) => self.report(Structure::FreeMap, start, None, e.to_string()),
             }
         }
+        let mut pinned = std::mem::take(&mut self.pinned_extents);
+        pinned.sort_unstable();
+        pinned.dedup();
+        for &(start, len) in &pinned {
+            let i = extents.partition_point(|&(s, _)| s <= start);
+            let held = i > 0 && {
+                let (s, l) = extents[i - 1];
+                start + len <= s + l
+            };
+            if !held {
+                self.report(
+                    Structure::File,
+                    start,
+                    None,
+                    format!("page at sector {start} of a pinned version is held by nothing"),
+                );
+            }
+        }
         let free = if self.root.map_depth == 0 { 0 } else { self.root.map.free };
         let in_use = end.saturating_sub(self.geo.first_data_sector).saturating_sub(free);
         self.leaked_sectors = in_use.saturating_sub(reached);
         self.extents = extents;
+        self.pinned_extents = pinned;
     }
 }
 

@@ -18,7 +18,7 @@
 //! | `alloc_protected_bulk` / `free_protected_bulk` | the bulk calls above |
 //! | `iter_allocated_pages()` / `iter_allocated_protected_pages()` | [`ReadTxn::ids`](crate::ReadTxn::ids), also under both 0.2 names on [`ReadTxn`](crate::ReadTxn): live ids of one version, in id order |
 //! | `page_size()`, `page_count()`, `free_page_count()` | kept on [`Store`] and [`ReadOnlyStore`](crate::ReadOnlyStore), plus [`Store::stats`] |
-//! | `PageHandle<A>`, `PageAllocator<H>`, `BulkPageAllocator<H>` | kept: implemented by [`WriteTxn`](crate::WriteTxn) for [`PageId`] and by [`SubPageTxn`] for [`SubPageId`] |
+//! | `PageHandle<A>`, `PageAllocator<H>`, `BulkPageAllocator<H>` | kept: implemented by [`WriteTxn`](crate::WriteTxn) for [`PageId`] and by [`SubPageTxn`] for [`SubPageId`]; new [`PageHandleMut`] for generic code that writes bytes |
 //! | `SubPageAllocator<PARENT, SUB>` / `SubPageId`, state in memory only | [`SubPageAllocator`], state persisted in directory pages and committed with the transaction |
 //! | feature `async`: `alloc_async`, `free_async`, blocking the runtime | `AsyncStore` (feature `async`): whole transactions on tokio's blocking pool |
 //! | `MappedPageError` | [`MappedPageError`] = [`Error`], one variant per cause |
@@ -51,7 +51,7 @@ mod traits;
 pub use async_store::AsyncStore;
 pub use page::{MappedPage, MappedPageExt, PageSource};
 pub use subpage::{SubPageAllocator, SubPageId, SubPageStats, SubPageTxn};
-pub use traits::{BulkPageAllocator, PageAllocator, PageHandle};
+pub use traits::{BulkPageAllocator, PageAllocator, PageHandle, PageHandleMut};
 
 use crate::{Error, PageId, Store};
 

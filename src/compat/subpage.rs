@@ -45,7 +45,7 @@ use std::collections::HashSet;
 use crate::error::{Error, Result};
 use crate::{PageId, WriteTxn};
 
-use super::{BulkPageAllocator, MappedPage, PageAllocator, PageHandle, PageSource};
+use super::{BulkPageAllocator, MappedPage, PageAllocator, PageHandle, PageHandleMut, PageSource};
 
 const MAGIC: [u8; 8] = *b"MPSUBDIR";
 const DIR_FORMAT: u32 = 1;
@@ -305,7 +305,7 @@ impl<const PARENT: usize, const SUB: usize> SubPageAllocator<PARENT, SUB> {
         // The first directory page with an unused entry, and the last page.
         let mut with_room = None;
         let last = loop {
-            let header = self.header(&*txn, dir, &mut visited)?;
+            let header = self.header(&*txn, dir, Some(&mut visited))?;
             if header.nonfull > 0 {
                 return self.take_slot(txn, dir, header);
             }
@@ -324,7 +324,7 @@ impl<const PARENT: usize, const SUB: usize> SubPageAllocator<PARENT, SUB> {
                 let new = txn.alloc()?;
                 let header = DirHeader { root: self.root.get(), next: NO_PAGE, used: 0, nonfull: 0 };
                 put_header::<PARENT, SUB>(txn.page_mut(new)?, &header);
-                let mut last_header = self.header(&*txn, last, &mut HashSet::new())?;
+                let mut last_header = self.header(&*txn, last, None)?;
                 last_header.next = new.get();
                 put_header::<PARENT, SUB>(txn.page_mut(last)?, &last_header);
                 (new, header)
@@ -424,7 +424,7 @@ impl<const PARENT: usize, const SUB: usize> SubPageAllocator<PARENT, SUB> {
 
     /// Clears an allocated slot and frees what empties.
     fn release(&self, txn: &mut WriteTxn<'_, PARENT>, at: Located) -> Result<()> {
-        let mut header = self.header(&*txn, at.dir, &mut HashSet::new())?;
+        let mut header = self.header(&*txn, at.dir, None)?;
         let new_mask = at.mask & !(1u64 << at.slot);
         if new_mask == 0 {
             // SLOTS >= 2, so a parent with one slot left was not full.
@@ -448,7 +448,7 @@ impl<const PARENT: usize, const SUB: usize> SubPageAllocator<PARENT, SUB> {
         let mut visited = HashSet::new();
         let mut prev = self.root;
         loop {
-            let mut header = self.header(&*txn, prev, &mut visited)?;
+            let mut header = self.header(&*txn, prev, Some(&mut visited))?;
             if header.next == dir.get() {
                 header.next = next;
                 put_header::<PARENT, SUB>(txn.page_mut(prev)?, &header);
@@ -596,7 +596,7 @@ impl<const PARENT: usize, const SUB: usize> SubPageAllocator<PARENT, SUB> {
         let mut visited = HashSet::new();
         let mut dir = self.root;
         loop {
-            let header = self.header(src, dir, &mut visited)?;
+            let header = self.header(src, dir, Some(&mut visited))?;
             visit(dir, src.read_page(dir)?, header)?;
             if header.next == NO_PAGE {
                 return Ok(());
@@ -605,9 +605,17 @@ impl<const PARENT: usize, const SUB: usize> SubPageAllocator<PARENT, SUB> {
         }
     }
 
-    /// Reads and checks the header of directory page `dir`; `visited` catches loops.
-    fn header<T: PageSource<PARENT>>(&self, src: &T, dir: PageId, visited: &mut HashSet<u64>) -> Result<DirHeader> {
-        if !visited.insert(dir.get()) {
+    /// Reads and checks the header of directory page `dir`. A walk along the
+    /// chain passes the pages it has seen, to catch a loop.
+    fn header<T: PageSource<PARENT>>(
+        &self,
+        src: &T,
+        dir: PageId,
+        visited: Option<&mut HashSet<u64>>,
+    ) -> Result<DirHeader> {
+        if let Some(visited) = visited
+            && !visited.insert(dir.get())
+        {
             return Err(Error::InvalidArgument(LOOPS));
         }
         let header = decode_header::<PARENT, SUB>(src.read_page(dir)?)?;
@@ -620,7 +628,7 @@ impl<const PARENT: usize, const SUB: usize> SubPageAllocator<PARENT, SUB> {
     /// Finds what the directory says about `id`.
     fn locate<T: PageSource<PARENT>>(&self, src: &T, id: SubPageId<PARENT, SUB>) -> Result<Located> {
         let () = Self::check_geometry();
-        self.header(src, id.dir, &mut HashSet::new())?;
+        self.header(src, id.dir, None)?;
         let entry =
             usize::try_from(id.entry()).ok().filter(|&e| e < Self::CAPACITY).ok_or(Error::OutOfRange(id.dir))?;
         let (parent, mask) = entry_at(src.read_page(id.dir)?, entry);
@@ -751,6 +759,12 @@ impl<'t, 's, const PARENT: usize, const SUB: usize> PageHandle<SubPageTxn<'t, 's
     }
 
     fn get_mut<'a>(&self, bound: &'a mut SubPageTxn<'t, 's, PARENT, SUB>) -> Result<&'a mut MappedPage> {
+        bound.allocator.get_mut(bound.txn, *self)
+    }
+}
+
+impl<const PARENT: usize, const SUB: usize> PageHandleMut<SubPageTxn<'_, '_, PARENT, SUB>> for SubPageId<PARENT, SUB> {
+    fn get_bytes_mut<'a>(&self, bound: &'a mut SubPageTxn<'_, '_, PARENT, SUB>) -> Result<&'a mut MappedPage> {
         bound.allocator.get_mut(bound.txn, *self)
     }
 }

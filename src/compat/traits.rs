@@ -18,6 +18,11 @@ use super::MappedPage;
 /// `&mut MappedPage`, the transaction's shadow copy (0.2's protected pages
 /// needed a separate writer; every page is protected now).
 ///
+/// [`PageId`] has an inherent `get()` that returns the id's number, so
+/// `id.get(&txn)` does not reach this trait for a `PageId`: write
+/// `PageHandle::get(&id, &txn)` (or read with [`WriteTxn::page`]).
+/// `id.get_mut(&mut txn)` works as in 0.2.
+///
 /// ```
 /// use mappedpages::compat::{MappedPageExt, PageAllocator, PageHandle};
 /// use mappedpages::{PageId, Store};
@@ -27,7 +32,8 @@ use super::MappedPage;
 /// let mut w = store.begin_write()?;
 /// let id: PageId = PageAllocator::alloc(&mut w)?;
 /// id.get_mut(&mut w)?.as_bytes_mut()[0] = 1;
-/// assert_eq!(id.get(&w)?.as_bytes()[0], 1);
+/// // `PageId::get()` returns the id's number; call the trait's `get` by path.
+/// assert_eq!(PageHandle::get(&id, &w)?.as_bytes()[0], 1);
 /// w.commit()?;
 /// # Ok(()) }
 /// ```
@@ -46,6 +52,45 @@ pub trait PageHandle<A: ?Sized> {
 
     /// Borrows the page's bytes mutably through `allocator`.
     fn get_mut<'a>(&self, allocator: &'a mut A) -> Result<Self::Mut<'a>, Self::Error>;
+}
+
+/// A [`PageHandle`] whose mutable view is the page's bytes, as it is for every
+/// handle of this crate ([`PageId`] and [`SubPageId`](super::SubPageId)).
+///
+/// Generic code that writes pages bounds on this trait. Naming
+/// `PageHandle::Mut` instead would need `for<'a> H::Mut<'a>: …`, which forces
+/// the allocator to be `'static` (a [`WriteTxn`] borrows its store).
+///
+/// ```
+/// use mappedpages::compat::{BulkPageAllocator, PageHandleMut};
+/// use mappedpages::{Error, Store};
+///
+/// fn number_pages<A, H>(allocator: &mut A, n: usize) -> Result<Vec<H>, Error>
+/// where
+///     A: BulkPageAllocator<H, Error = Error>,
+///     H: PageHandleMut<A, Error = Error>,
+/// {
+///     let ids = allocator.alloc_bulk(n)?;
+///     for (i, id) in ids.iter().enumerate() {
+///         id.get_bytes_mut(allocator)?[0] = i as u8;
+///     }
+///     Ok(ids)
+/// }
+/// # fn main() -> Result<(), Error> {
+/// # let dir = tempfile::tempdir().unwrap();
+/// let store = Store::<4096>::create(dir.path().join("s.db"))?;
+/// let mut w = store.begin_write()?;
+/// let pages = number_pages(&mut w, 3)?;
+/// let subs = mappedpages::SubPageAllocator::<4096, 512>::create(&mut w)?;
+/// let small = number_pages(&mut subs.bind(&mut w), 3)?;
+/// assert_eq!(w.page(pages[2])?[0], 2);
+/// assert_eq!(subs.get(&w, small[2])?[0], 2);
+/// w.commit()?;
+/// # Ok(()) }
+/// ```
+pub trait PageHandleMut<A: ?Sized>: PageHandle<A> {
+    /// Borrows the page's bytes mutably through `allocator`.
+    fn get_bytes_mut<'a>(&self, allocator: &'a mut A) -> Result<&'a mut MappedPage, Self::Error>;
 }
 
 /// Allocates and frees pages named by handles of type `H`.
@@ -91,6 +136,12 @@ impl<'s, const P: usize> PageHandle<WriteTxn<'s, P>> for PageId {
     }
 
     fn get_mut<'a>(&self, txn: &'a mut WriteTxn<'s, P>) -> Result<&'a mut MappedPage> {
+        txn.page_mut(*self)
+    }
+}
+
+impl<const P: usize> PageHandleMut<WriteTxn<'_, P>> for PageId {
+    fn get_bytes_mut<'a>(&self, txn: &'a mut WriteTxn<'_, P>) -> Result<&'a mut MappedPage> {
         txn.page_mut(*self)
     }
 }

@@ -4,7 +4,7 @@ use super::{SECTOR, get_hash, get_u32, get_u64, hash16, put_hash, put_u32, put_u
 use crate::error::{Error, Result, Structure};
 
 /// The format version this code writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 const MAGIC: &[u8; 8] = b"MAPPAGES";
 const CHECKSUM_AT: usize = 496;

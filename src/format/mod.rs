@@ -3,14 +3,16 @@
 //! order. Decoders never trust a length, offset or count: anything read from disk
 //! is checked before it is used.
 
+mod catalog;
 mod header;
 mod pending;
 mod root;
 mod space_map;
 mod table;
 
+pub use catalog::{CATALOG_MAGIC, CatalogEntry, CatalogPage, MAX_NAME_LEN};
 pub use header::{FORMAT_VERSION, Header};
-pub use pending::{PENDING_MAGIC, PendingPage, PendingRecord};
+pub use pending::{DEADLIST_MAGIC, PENDING_MAGIC, PendingPage, PendingRecord, RECORDS_AT, RecordKind, VersionSummary};
 pub use root::{ChainRef, Root, root_slot_offset};
 pub use space_map::{MAP_MAGIC, MapNode, MapRef};
 pub use table::{ENTRY_ALLOCATED, Entry, NodeKind, TABLE_MAGIC, TableNode, TableRef};

@@ -63,10 +63,27 @@ pub struct Root {
     pub map: MapRef,
     /// Newest page of the pending-free list.
     pub pending: ChainRef,
-    /// Pending pages written at a version ≤ this are released; the walk stops there.
+    /// Pending groups (one per commit, named by the commit's version) at or
+    /// below this have had their content records processed.
     pub pending_floor: u64,
     /// Sectors held by pending records (for statistics).
     pub pending_sectors: u64,
+    /// Head of the snapshot catalog.
+    pub catalog: ChainRef,
+    /// Pending groups at or below this have had their structure records released.
+    pub structure_floor: u64,
+    /// Pending pages written at or below this are gone (the walk stops there);
+    /// the history window starts after it.
+    pub history_floor: u64,
+    /// History window: keep at least this many newest versions readable.
+    pub keep_versions: u64,
+    /// History window: keep the versions committed in the last this many seconds.
+    pub keep_seconds: u64,
+    /// Sectors held by snapshot deadlists (for statistics).
+    pub snapshot_sectors: u64,
+    /// The oldest version this root keeps readable through the history window
+    /// (the root's own version when the window is empty).
+    pub history_start: u64,
 }
 
 impl Root {
@@ -86,6 +103,13 @@ impl Root {
         self.pending.write(&mut b, 160);
         put_u64(&mut b, 192, self.pending_floor);
         put_u64(&mut b, 200, self.pending_sectors);
+        self.catalog.write(&mut b, 208);
+        put_u64(&mut b, 240, self.structure_floor);
+        put_u64(&mut b, 248, self.history_floor);
+        put_u64(&mut b, 256, self.keep_versions);
+        put_u64(&mut b, 264, self.keep_seconds);
+        put_u64(&mut b, 272, self.snapshot_sectors);
+        put_u64(&mut b, 280, self.history_start);
         let sum = hash16(&b[..CHECKSUM_AT]);
         put_hash(&mut b, CHECKSUM_AT, &sum);
         b
@@ -106,7 +130,7 @@ impl Root {
         if hash16(&b[..CHECKSUM_AT]) != get_hash(b, CHECKSUM_AT) {
             return Err(bad("checksum mismatch".into()));
         }
-        if b[50..56].iter().chain(&b[208..CHECKSUM_AT]).any(|&x| x != 0) {
+        if b[50..56].iter().chain(&b[288..CHECKSUM_AT]).any(|&x| x != 0) {
             return Err(bad("reserved bytes are not zero".into()));
         }
         let root = Root {
@@ -122,6 +146,13 @@ impl Root {
             pending: ChainRef::read(b, 160),
             pending_floor: get_u64(b, 192),
             pending_sectors: get_u64(b, 200),
+            catalog: ChainRef::read(b, 208),
+            structure_floor: get_u64(b, 240),
+            history_floor: get_u64(b, 248),
+            keep_versions: get_u64(b, 256),
+            keep_seconds: get_u64(b, 264),
+            snapshot_sectors: get_u64(b, 272),
+            history_start: get_u64(b, 280),
         };
         if root.table_depth > MAX_DEPTH || root.map_depth > MAX_DEPTH {
             return Err(bad(format!("tree depth {}/{} too large", root.table_depth, root.map_depth)));
@@ -129,8 +160,13 @@ impl Root {
         if !root.file_len.is_multiple_of(page_size as u64) || root.file_len == 0 {
             return Err(bad(format!("file length {} is not a positive multiple of the page size", root.file_len)));
         }
-        if root.synced_through > root.version || root.pending_floor > root.version {
-            return Err(bad("synced_through or pending_floor beyond the version".into()));
+        if root.synced_through > root.version
+            || root.structure_floor > root.version
+            || root.pending_floor > root.structure_floor
+            || root.history_floor > root.pending_floor
+            || root.history_start > root.version
+        {
+            return Err(bad("synced_through or the pending floors out of order".into()));
         }
         if (root.table_depth == 0 && root.table.location != 0) || (root.map_depth == 0 && root.map.location != 0) {
             return Err(bad("tree depth and top node disagree".into()));
@@ -157,6 +193,13 @@ mod tests {
             pending: ChainRef { location: 24, written: 9, checksum: [4; 16] },
             pending_floor: 7,
             pending_sectors: 16,
+            catalog: ChainRef { location: 32, written: 8, checksum: [5; 16] },
+            structure_floor: 8,
+            history_floor: 6,
+            keep_versions: 10,
+            keep_seconds: 3600,
+            snapshot_sectors: 64,
+            history_start: 8,
         }
     }
 

@@ -396,7 +396,7 @@ impl<'a> SpaceMap<'a> {
                 if let std::collections::hash_map::Entry::Vacant(slot) = placed.entry(key) {
                     slot.insert(0);
                     let old = self.committed_ref(key.0, key.1)?;
-                    batch.free_page(old.location, old.written, self.geo.spp);
+                    batch.free_page(old.location, old.written, self.geo.spp, crate::format::RecordKind::Structure);
                     let loc = self.alloc_page()?;
                     placed.insert(key, loc);
                     progress = true;

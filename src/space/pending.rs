@@ -1,10 +1,14 @@
-//! The pending-free list: extents that no root from `freed` on reaches, kept out
-//! of the free map until no older version can still be read.
+//! The pending-free list in memory: one group per commit, holding the extents
+//! that commit stopped reaching and (with a history window) the summary of the
+//! version it committed.
 
 use std::collections::VecDeque;
 
 use crate::error::{Error, Result, Structure};
-use crate::format::{ChainRef, NodeHeader, PENDING_MAGIC, PendingPage, PendingRecord, SECTOR, hash16};
+use crate::format::{
+    ChainRef, NodeHeader, PENDING_MAGIC, PendingPage, PendingRecord, RecordKind, SECTOR, VersionSummary, hash16,
+};
+use crate::storage::PageReader;
 
 /// A page to write: (sector, bytes).
 pub(crate) type PageWrite = (u64, Box<[u8]>);
@@ -12,89 +16,146 @@ pub(crate) type PageWrite = (u64, Box<[u8]>);
 /// The records one commit freed, and the pages of the list that hold them.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct PendingGroup {
-    /// The commit that freed them.
+    /// The commit that wrote this group.
     pub freed: u64,
+    /// The version that commit made, when history needs it.
+    pub summary: Option<VersionSummary>,
     pub records: Vec<PendingRecord>,
     /// (sector, written) of the list pages holding these records.
     pub pages: Vec<(u64, u64)>,
+    /// Structure records returned to the free map.
+    pub structure_released: bool,
+    /// Content records returned to the free map or handed to snapshots.
+    pub content_released: bool,
 }
 
 impl PendingGroup {
-    pub fn sectors(&self) -> u64 {
-        self.records.iter().map(|r| r.sectors).sum()
+    /// Sectors still held by this group's records.
+    pub fn held_sectors(&self) -> u64 {
+        self.records
+            .iter()
+            .filter(|r| match r.kind {
+                RecordKind::Structure => !self.structure_released,
+                RecordKind::Content => !self.content_released,
+            })
+            .map(|r| r.sectors)
+            .sum()
     }
 }
 
-/// Reads the list from `head` down to `floor`, oldest group first. Checks every
-/// page's checksum against its link, and that versions strictly decrease (so a
-/// damaged list cannot loop).
-pub(crate) fn load_chain(
-    reader: &crate::storage::PageReader<'_>,
+/// Reads a chain of record pages from `head` while pages are newer than
+/// `floor`, newest first. Checks each page's checksum against its link, its
+/// magic and count, and that versions never increase along the chain; a
+/// damaged chain cannot loop (the walk is bounded by the file's page count).
+pub(crate) fn read_chain(
+    reader: &PageReader<'_>,
     head: ChainRef,
     floor: u64,
-) -> Result<VecDeque<PendingGroup>> {
-    let mut groups: VecDeque<PendingGroup> = VecDeque::new();
+    magic: [u8; 4],
+    mut visit: impl FnMut(u64, &NodeHeader, &[u8]) -> Result<()>,
+) -> Result<()> {
     let mut link = head;
     let capacity = PendingPage::capacity(reader.page_size());
+    let max_steps = reader.len() / reader.page_size() as u64 + 1;
+    let mut steps = 0;
     while link.location != 0 && link.written > floor {
-        let offset = link.location * SECTOR;
+        let offset = link.location.saturating_mul(SECTOR);
+        steps += 1;
+        if steps > max_steps {
+            return Err(Error::corrupt(Structure::PendingList, offset, "list longer than the file"));
+        }
         let page = reader.page(link.location, Structure::PendingList)?;
         if hash16(page) != link.checksum {
             return Err(Error::corrupt(Structure::PendingList, offset, "checksum mismatch"));
         }
         let h = NodeHeader::read(page);
-        let count = PendingPage::count(page) as usize;
-        if h.magic != PENDING_MAGIC || h.written != link.written || count > capacity {
-            return Err(Error::corrupt(Structure::PendingList, offset, "bad pending page header"));
+        if h.magic != magic || h.written != link.written || PendingPage::count(page) as usize > capacity {
+            return Err(Error::corrupt(Structure::PendingList, offset, "bad record page header"));
         }
-        if groups.front().is_none_or(|g| g.freed != h.written) {
-            groups.push_front(PendingGroup { freed: h.written, ..Default::default() });
-        }
-        let group = groups.front_mut().expect("pushed above");
-        group.pages.push((link.location, link.written));
-        for i in 0..count {
-            let r = PendingRecord { ..PendingPage::record(page, i) };
-            if r.freed != h.written || r.sectors == 0 {
-                return Err(Error::corrupt(
-                    Structure::PendingList,
-                    offset,
-                    format!("record {i} does not belong to this page"),
-                ));
-            }
-            group.records.push(r);
-        }
+        visit(link.location, &h, page)?;
         let prev = PendingPage::prev(page);
         if prev.location != 0 && prev.written > link.written {
             return Err(Error::corrupt(Structure::PendingList, offset, "link to a newer page"));
         }
-        if prev.location != 0 && prev.written == link.written && prev.location == link.location {
-            return Err(Error::corrupt(Structure::PendingList, offset, "page links to itself"));
-        }
         link = prev;
-        if groups.iter().map(|g| g.pages.len() as u64).sum::<u64>() > reader.len() / reader.page_size() as u64 {
-            return Err(Error::corrupt(Structure::PendingList, offset, "list longer than the file"));
-        }
     }
+    Ok(())
+}
+
+/// The records of one record page, checked.
+pub(crate) fn page_records(page: &[u8], location: u64) -> Result<Vec<PendingRecord>> {
+    (0..PendingPage::count(page) as usize)
+        .map(|i| match PendingPage::record(page, i) {
+            Some(r) if r.sectors > 0 => Ok(r),
+            _ => Err(Error::corrupt(Structure::PendingList, location * SECTOR, format!("record {i} is not valid"))),
+        })
+        .collect()
+}
+
+/// Loads the pending list of a root, oldest group first.
+pub(crate) fn load_chain(
+    reader: &PageReader<'_>,
+    head: ChainRef,
+    history_floor: u64,
+    structure_floor: u64,
+    content_floor: u64,
+) -> Result<VecDeque<PendingGroup>> {
+    let mut groups: VecDeque<PendingGroup> = VecDeque::new();
+    read_chain(reader, head, history_floor, PENDING_MAGIC, |location, h, page| {
+        if groups.front().is_none_or(|g| g.freed != h.written) {
+            groups.push_front(PendingGroup {
+                freed: h.written,
+                structure_released: h.written <= structure_floor,
+                content_released: h.written <= content_floor,
+                ..Default::default()
+            });
+        }
+        let group = groups.front_mut().expect("pushed above");
+        group.pages.push((location, h.written));
+        if let Some(s) = PendingPage::summary(page) {
+            if s.version != h.written {
+                return Err(Error::corrupt(Structure::PendingList, location * SECTOR, "summary of another version"));
+            }
+            group.summary = Some(s);
+        }
+        for r in page_records(page, location)? {
+            if r.freed > h.written {
+                return Err(Error::corrupt(Structure::PendingList, location * SECTOR, "record freed after its page"));
+            }
+            group.records.push(r);
+        }
+        Ok(())
+    })?;
     Ok(groups)
 }
 
 /// Encodes `records` into pages at `locations` (one per page, in order), linked
-/// after `prev`. Returns the pages and the new head.
+/// after `prev`, each carrying `summary`. Returns the pages and the new head.
 pub(crate) fn encode_chain(
     records: &[PendingRecord],
     locations: &[u64],
     prev: ChainRef,
     version: u64,
+    magic: [u8; 4],
+    summary: Option<&VersionSummary>,
     page_size: usize,
 ) -> (Vec<PageWrite>, ChainRef) {
     let capacity = PendingPage::capacity(page_size);
     let mut link = prev;
     let mut out = Vec::new();
-    for (chunk, &location) in records.chunks(capacity).zip(locations) {
+    let mut chunks = records.chunks(capacity);
+    for &location in locations {
+        let chunk = chunks.next().unwrap_or(&[]);
         let mut page = vec![0u8; page_size].into_boxed_slice();
-        PendingPage::encode(&mut page, version, &link, chunk);
+        PendingPage::encode(&mut page, magic, version, &link, summary, chunk);
         link = ChainRef { location, written: version, checksum: hash16(&page) };
         out.push((location, page));
     }
     (out, link)
+}
+
+/// Pages a list of `records` needs (at least one when `always`).
+pub(crate) fn pages_for(records: usize, page_size: usize, always: bool) -> usize {
+    let n = records.div_ceil(PendingPage::capacity(page_size));
+    if always { n.max(1) } else { n }
 }

@@ -57,6 +57,7 @@ struct State {
     writes: u64,
     syncs: u64,
     grows: u64,
+    bytes_written: u64,
     fault: Option<Fault>,
     powered_off: bool,
 }
@@ -72,6 +73,8 @@ pub struct OpCounts {
     pub syncs: u64,
     /// Grows.
     pub grows: u64,
+    /// Bytes written.
+    pub bytes_written: u64,
 }
 
 /// The crash-simulating storage. Hand it to a store; keep its [`CrashControl`]
@@ -108,6 +111,7 @@ impl CrashStorage {
             writes: 0,
             syncs: 0,
             grows: 0,
+            bytes_written: 0,
             fault: None,
             powered_off: false,
         };
@@ -189,7 +193,9 @@ impl Storage for CrashStorage {
     fn write(&self, offset: u64, data: &[u8]) -> io::Result<()> {
         self.admit(OpKind::Write)?;
         self.live.write(offset, data)?;
-        lock(&self.state).unsynced.push(Op::Write { offset, data: data.to_vec() });
+        let mut st = lock(&self.state);
+        st.bytes_written += data.len() as u64;
+        st.unsynced.push(Op::Write { offset, data: data.to_vec() });
         Ok(())
     }
 
@@ -259,7 +265,7 @@ impl CrashControl {
     /// Operations seen so far.
     pub fn counts(&self) -> OpCounts {
         let st = lock(&self.state);
-        OpCounts { ops: st.ops, writes: st.writes, syncs: st.syncs, grows: st.grows }
+        OpCounts { ops: st.ops, writes: st.writes, syncs: st.syncs, grows: st.grows, bytes_written: st.bytes_written }
     }
 
     /// True once a [`Fault::PowerCutAt`] has fired.

@@ -11,7 +11,9 @@ pub(crate) use content::{internal_content, leaf_content};
 pub use iter::LiveIds;
 
 use crate::error::{Error, Result, Structure};
-use crate::format::{Entry, NodeHeader, PendingRecord, Root, SECTOR, TABLE_MAGIC, TableNode, TableRef, hash16};
+use crate::format::{
+    Entry, NodeHeader, PendingRecord, RecordKind, Root, SECTOR, TABLE_MAGIC, TableNode, TableRef, hash16,
+};
 use crate::geometry::Geometry;
 use crate::space::SpaceMap;
 use crate::storage::PageReader;
@@ -125,9 +127,9 @@ pub(crate) struct Batch {
 }
 
 impl Batch {
-    pub fn free_page(&mut self, location: u64, birth: u64, spp: u64) {
+    pub fn free_page(&mut self, location: u64, birth: u64, spp: u64, kind: RecordKind) {
         if location != 0 {
-            self.frees.push(PendingRecord { location, sectors: spp, birth, freed: self.version });
+            self.frees.push(PendingRecord { location, sectors: spp, kind, birth, freed: self.version });
         }
     }
 }
@@ -187,7 +189,7 @@ fn rebuild(
         Source::Disk(r) => {
             let old = read_node(reader, &r, level, first)?;
             page.copy_from_slice(old);
-            batch.free_page(r.location, r.written, geo.spp);
+            batch.free_page(r.location, r.written, geo.spp, RecordKind::Content);
         }
         Source::Fresh => {}
         Source::Wrap { old_top, old_level } => {

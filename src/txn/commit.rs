@@ -1,12 +1,18 @@
 //! The commit: place shadow pages, rewrite the table and the free map, write the
 //! pending list and the root, then sync (SPEC.md, "Commit protocol").
 
+use std::collections::BTreeMap;
+
 use crate::Version;
 use crate::error::{Error, Result};
-use crate::format::{ENTRY_ALLOCATED, Entry, PendingPage, Root, SECTOR, hash16, root_slot_offset};
-use crate::space::{PendingGroup, SpaceMap, encode_chain};
+use crate::format::{
+    CatalogEntry, CatalogPage, ChainRef, DEADLIST_MAGIC, ENTRY_ALLOCATED, Entry, PENDING_MAGIC, PendingRecord,
+    RecordKind, Root, SECTOR, VersionSummary, hash16, root_slot_offset,
+};
+use crate::space::{PageWrite, PendingGroup, SpaceMap, encode_chain, page_records, pages_for, read_chain};
 use crate::store::{Durability, WriterState, lock, now_nanos};
 use crate::table::{Batch, rewrite};
+use crate::versions::{HistoryWindow, history_start, validate_name};
 
 use super::write::{Slot, WriteTxn};
 
@@ -15,37 +21,80 @@ use super::write::{Slot, WriteTxn};
 pub(crate) fn commit<const P: usize>(txn: &WriteTxn<'_, P>, mut state: WriterState) -> (Result<Version>, WriterState) {
     let plan = match plan(txn, &state) {
         Ok(plan) => plan,
-        Err(e) => return (Err(e), state),
+        Err(e) => {
+            republish(txn, &state);
+            return (Err(e), state);
+        }
     };
-    match write_out(txn, &mut state, &plan) {
-        Ok(()) => {}
-        Err(e) => return (Err(e), state),
+    if let Err(e) = write_out(txn, &mut state, &plan) {
+        republish(txn, &state);
+        return (Err(e), state);
     }
-    // Publish: readers from now on see the new root.
-    let released = plan.released;
-    state.pending.drain(..released);
+    // The commit is written: apply the retention decisions to the writer state.
+    let r = &plan.retention;
+    for (i, group) in state.pending.iter_mut().enumerate() {
+        group.structure_released |= i < r.structure_upto;
+        group.content_released |= i < r.content_upto;
+    }
+    state.pending.drain(..r.drop_upto);
     if let Some(group) = plan.group {
         state.pending.push_back(group);
     }
+    if state.durable_version == plan.root.version {
+        state.durable_history_start = plan.root.history_start;
+    }
+    state.snapshots = plan.snapshots;
+    state.catalog_pages = plan.catalog_pages;
     state.free_hint = plan.free_hint;
-    lock(&txn.shared.published).root = std::sync::Arc::new(plan.root);
+    let mut published = lock(&txn.shared.published);
+    published.root = std::sync::Arc::new(plan.root);
+    published.snapshots = std::sync::Arc::new(state.snapshots.clone());
+    published.history = std::sync::Arc::new(retained_summaries(&state, plan.history_start));
     (Ok(Version(plan.root.version)), state)
+}
+
+/// The history versions readers may open: summaries of versions at or after
+/// `start`, oldest first.
+pub(crate) fn retained_summaries(state: &WriterState, start: u64) -> Vec<VersionSummary> {
+    summaries_from(state.pending.iter(), start)
+}
+
+pub(crate) fn summaries_from<'g>(groups: impl Iterator<Item = &'g PendingGroup>, start: u64) -> Vec<VersionSummary> {
+    groups.filter_map(|g| g.summary).filter(|s| s.version >= start).collect()
+}
+
+/// After a failed commit, readers may again open what the plan withdrew.
+fn republish<const P: usize>(txn: &WriteTxn<'_, P>, state: &WriterState) {
+    let mut published = lock(&txn.shared.published);
+    published.snapshots = std::sync::Arc::new(state.snapshots.clone());
+    published.history = std::sync::Arc::new(retained_summaries(state, txn.base.history_start));
 }
 
 /// Commits with at least this many shadow pages place them in one run.
 const SEQUENTIAL_FROM: usize = 32;
 
+/// Prefix lengths of the pending groups (oldest first) whose structure records,
+/// content records, or pages this commit releases.
+#[derive(Default)]
+struct Retention {
+    structure_upto: usize,
+    content_upto: usize,
+    drop_upto: usize,
+}
+
 /// Everything a commit writes, computed before the first byte goes out.
 struct Plan<'t> {
     root: Root,
-    /// New table, free-map and pending pages.
-    writes: Vec<(u64, Box<[u8]>)>,
+    /// New table, free-map, list and catalog pages.
+    writes: Vec<PageWrite>,
     /// Shadow pages, written straight from the transaction's buffers.
     data: Vec<(u64, &'t [u8])>,
     file_len: u64,
-    /// Pending groups (oldest first) this commit returns to the free map.
-    released: usize,
+    retention: Retention,
     group: Option<PendingGroup>,
+    snapshots: Vec<CatalogEntry>,
+    catalog_pages: Vec<(u64, u64)>,
+    history_start: u64,
     free_hint: u64,
 }
 
@@ -54,6 +103,7 @@ fn plan<'t, const P: usize>(txn: &'t WriteTxn<'_, P>, state: &WriterState) -> Re
     let geo = &shared.geo;
     let base = &*txn.base;
     let version = base.version + 1;
+    let now = now_nanos();
     let reader = txn.reader();
     let mut space = SpaceMap::new(
         reader,
@@ -65,21 +115,129 @@ fn plan<'t, const P: usize>(txn: &'t WriteTxn<'_, P>, state: &WriterState) -> Re
     );
     space.free_hint = state.free_hint;
     let mut batch = Batch { writes: Vec::new(), frees: Vec::new(), version };
+    let window =
+        txn.history.unwrap_or(HistoryWindow { keep_versions: base.keep_versions, keep_seconds: base.keep_seconds });
+    // The new root keeps versions from `history_start` on readable; what they
+    // reach is released only once the fallback root (the durable one a crash
+    // would go back to) no longer keeps them either.
+    let history_start = history_start(window, &state.pending, version, now);
+    let content_limit = history_start.min(state.durable_history_start);
 
-    // 1. Release pending groups no reader and no fallback root can need.
-    let oldest_reader = lock(&shared.published).pins.keys().next().copied().unwrap_or(u64::MAX);
-    let horizon = state.durable_version.min(oldest_reader);
-    let mut released = 0;
-    let mut floor = base.pending_floor;
-    for group in state.pending.iter().take_while(|g| g.freed <= horizon) {
-        for r in &group.records {
-            space.release(r.location, r.sectors)?;
+    // 0. Snapshot changes asked for, checked before anything else.
+    let mut snapshots = state.snapshots.clone();
+    let mut catalog_changed = false;
+    let mut carried: Vec<PendingRecord> = Vec::new();
+    let mut deadlist_adds: BTreeMap<usize, Vec<PendingRecord>> = BTreeMap::new();
+    if let Some(name) = &txn.delete_snapshot {
+        let at = snapshots.iter().position(|s| &s.name == name).ok_or_else(|| Error::SnapshotNotFound(name.clone()))?;
+        let gone = snapshots.remove(at);
+        catalog_changed = true;
+        // Its deadlist goes to the snapshot before it where that one still
+        // reaches a record; the rest waits only for transient pins.
+        let prev = snapshots.iter().rposition(|s| s.summary.version < gone.summary.version);
+        read_chain(&reader, gone.deadlist, 0, DEADLIST_MAGIC, |location, h, page| {
+            batch.free_page(location, h.written, geo.spp, RecordKind::Structure);
+            for r in page_records(page, location)? {
+                match prev {
+                    Some(p) if snapshots[p].summary.version >= r.birth => deadlist_adds.entry(p).or_default().push(r),
+                    _ => carried.push(PendingRecord { kind: RecordKind::Structure, ..r }),
+                }
+            }
+            Ok(())
+        })?;
+    }
+
+    // 1. Withdraw from readers what this commit may release, then decide.
+    let transient = {
+        let mut published = lock(&shared.published);
+        published.history = std::sync::Arc::new(retained_summaries(state, history_start));
+        published.snapshots = std::sync::Arc::new(snapshots.clone());
+        let oldest_reader = published.pins.keys().next().copied().unwrap_or(u64::MAX);
+        state.durable_version.min(oldest_reader)
+    };
+    let mut retention = Retention::default();
+    let mut structure_floor = base.structure_floor;
+    let mut content_floor = base.pending_floor;
+    let mut history_floor = base.history_floor;
+    for (i, group) in state.pending.iter().enumerate() {
+        if group.freed > transient {
+            break;
+        }
+        if !group.structure_released {
+            for r in group.records.iter().filter(|r| r.kind == RecordKind::Structure) {
+                space.release(r.location, r.sectors)?;
+            }
+        }
+        structure_floor = structure_floor.max(group.freed);
+        retention.structure_upto = i + 1;
+    }
+    for (i, group) in state.pending.iter().enumerate().take(retention.structure_upto) {
+        if group.freed > content_limit {
+            break;
+        }
+        if !group.content_released {
+            for r in group.records.iter().filter(|r| r.kind == RecordKind::Content) {
+                // The newest snapshot older than the record's death keeps it if
+                // it is as new as its birth. Decided on the snapshots before
+                // this commit: the fallback root still has a deleted one.
+                let owner =
+                    state.snapshots.iter().filter(|s| s.summary.version < r.freed).max_by_key(|s| s.summary.version);
+                match owner {
+                    Some(o) if o.summary.version >= r.birth => match snapshots.iter().position(|s| s.name == o.name) {
+                        Some(p) => deadlist_adds.entry(p).or_default().push(*r),
+                        None => {
+                            // Deleted in this commit: the snapshot before it, or
+                            // only transient pins (the fallback root).
+                            match snapshots.iter().rposition(|s| s.summary.version < o.summary.version) {
+                                Some(p) if snapshots[p].summary.version >= r.birth => {
+                                    deadlist_adds.entry(p).or_default().push(*r)
+                                }
+                                _ => carried.push(PendingRecord { kind: RecordKind::Structure, ..*r }),
+                            }
+                        }
+                    },
+                    _ => space.release(r.location, r.sectors)?,
+                }
+            }
+        }
+        content_floor = content_floor.max(group.freed);
+        retention.content_upto = i + 1;
+    }
+    for (i, group) in state.pending.iter().enumerate().take(retention.content_upto) {
+        if group.freed >= history_start {
+            break;
         }
         for &(location, written) in &group.pages {
-            batch.free_page(location, written, geo.spp);
+            batch.free_page(location, written, geo.spp, RecordKind::Structure);
         }
-        floor = floor.max(group.freed);
-        released += 1;
+        history_floor = history_floor.max(group.freed);
+        retention.drop_upto = i + 1;
+    }
+    if let Some(name) = &txn.create_snapshot {
+        validate_name(name)?;
+        if snapshots.iter().any(|s| &s.name == name) {
+            return Err(Error::SnapshotExists(name.clone()));
+        }
+        snapshots.push(CatalogEntry {
+            name: name.clone(),
+            summary: VersionSummary {
+                version: base.version,
+                commit_nanos: base.commit_nanos,
+                next_id: base.next_id,
+                table_depth: base.table_depth,
+                table: base.table,
+            },
+            created_nanos: now,
+            deadlist: ChainRef::default(),
+            deadlist_sectors: 0,
+        });
+        catalog_changed = true;
+    }
+    catalog_changed |= !deadlist_adds.is_empty();
+    if catalog_changed {
+        for &(location, written) in &state.catalog_pages {
+            batch.free_page(location, written, geo.spp, RecordKind::Structure);
+        }
     }
 
     // 2. Place the shadow pages, lowest id first, in runs of contiguous pages.
@@ -99,8 +257,8 @@ fn plan<'t, const P: usize>(txn: &'t WriteTxn<'_, P>, state: &WriterState) -> Re
         }
     }
     // Shadow pages go to one contiguous run when a hole (or the file's end) has
-    // room, so the commit reaches the disk as few sequential writes.
-    // A few pages fill the lowest holes instead: that keeps the file compact.
+    // room, so the commit reaches the disk as few sequential writes. A few
+    // pages fill the lowest holes instead: that keeps the file compact.
     if data.len() >= SEQUENTIAL_FROM {
         space.reserve(data.len() as u64, space.free_hint)?;
     }
@@ -109,8 +267,8 @@ fn plan<'t, const P: usize>(txn: &'t WriteTxn<'_, P>, state: &WriterState) -> Re
         let (start, run) = space.alloc_run((data.len() - locations.len()) as u64)?;
         locations.extend((0..run).map(|k| start + k * geo.spp));
     }
-    // The table, free-map and pending pages of this commit: a second run, freed
-    // whole by the next commit, so the same hole serves again.
+    // The table, free-map, list and catalog pages of this commit: a second run,
+    // freed whole by the next commit, so the same hole serves again.
     let next_id = txn.next_id;
     let new_depth = geo.table_depth_for(next_id).max(base.table_depth);
     let table_nodes: u64 = (0..new_depth as usize)
@@ -123,9 +281,9 @@ fn plan<'t, const P: usize>(txn: &'t WriteTxn<'_, P>, state: &WriterState) -> Re
         })
         .sum();
     let map_nodes = 2 * (geo.map_depth_for(space.file_sectors) as u64 + 1);
-    let frees_estimate = changes.len() as u64 + table_nodes + map_nodes + 1;
-    let chain = frees_estimate.div_ceil(PendingPage::capacity(geo.page_size) as u64) + 1;
-    space.reserve(table_nodes + map_nodes + chain, space.free_hint)?;
+    let frees_estimate = changes.len() + batch.frees.len() + carried.len() + (table_nodes + map_nodes) as usize + 1;
+    let lists = pages_for(frees_estimate, geo.page_size, true) as u64 + 1 + deadlist_adds.len() as u64;
+    space.reserve(table_nodes + map_nodes + lists, space.free_hint)?;
     let hashes = hash_pages(&data);
     let mut next_data =
         data.iter().map(|(id, _)| *id).zip(locations.iter().copied()).zip(hashes.iter().copied()).peekable();
@@ -153,12 +311,7 @@ fn plan<'t, const P: usize>(txn: &'t WriteTxn<'_, P>, state: &WriterState) -> Re
         if id < base.next_id {
             let old = table.entry(id)?;
             if old.is_allocated() && old.location != 0 {
-                batch.frees.push(crate::format::PendingRecord {
-                    location: old.location,
-                    sectors: geo.spp,
-                    birth: old.birth,
-                    freed: version,
-                });
+                batch.free_page(old.location, old.birth, geo.spp, RecordKind::Content);
             }
         }
     }
@@ -170,23 +323,83 @@ fn plan<'t, const P: usize>(txn: &'t WriteTxn<'_, P>, state: &WriterState) -> Re
     let data: Vec<(u64, &[u8])> =
         data.iter().zip(&locations).map(|(&(_, bytes), &location)| (location, bytes)).collect();
 
-    // 4. The free map and the pending list, placed together until stable.
-    let capacity = PendingPage::capacity(geo.page_size);
-    let (map_top, map_depth, chain_locations) = space.commit(&mut batch, |n| n.div_ceil(capacity))?;
-    let (chain_pages, head) = encode_chain(&batch.frees, &chain_locations, base.pending, version, geo.page_size);
-    let group = (!batch.frees.is_empty()).then(|| PendingGroup {
+    // 4. The free map, the pending list, deadlists and the catalog, placed
+    //    together until stable (placing a page can change the free map).
+    let history = window.is_enabled();
+    let deadlist_pages: Vec<usize> = deadlist_adds.values().map(|r| pages_for(r.len(), geo.page_size, false)).collect();
+    let fixed: usize = deadlist_pages.iter().sum::<usize>();
+    let catalog_count = |n: usize| if catalog_changed { n.div_ceil(CatalogPage::capacity(geo.page_size)) } else { 0 };
+    let catalog_n = catalog_count(snapshots.len());
+    let carried_n = carried.len();
+    let (map_top, map_depth, extra) =
+        space.commit(&mut batch, |frees| pages_for(frees + carried_n, geo.page_size, history) + fixed + catalog_n)?;
+    let summary = VersionSummary { version, commit_nanos: now, next_id, table_depth: new_depth, table: table_top };
+    let mut records = std::mem::take(&mut batch.frees);
+    records.extend(carried);
+    let n_chain = pages_for(records.len(), geo.page_size, history);
+    let (chain_locations, rest) = extra.split_at(n_chain);
+    let (chain_pages, head) = encode_chain(
+        &records,
+        chain_locations,
+        base.pending,
+        version,
+        PENDING_MAGIC,
+        history.then_some(&summary),
+        geo.page_size,
+    );
+    let group = (!chain_pages.is_empty()).then(|| PendingGroup {
         freed: version,
-        records: batch.frees.clone(),
+        summary: history.then_some(summary),
         pages: chain_pages.iter().map(|(l, _)| (*l, version)).collect(),
+        records,
+        structure_released: false,
+        content_released: false,
     });
     batch.writes.extend(chain_pages);
+    let (deadlist_locations, catalog_locations) = rest.split_at(fixed);
+    let mut at = 0;
+    for ((&snap, adds), &n) in deadlist_adds.iter().zip(&deadlist_pages) {
+        let entry = &mut snapshots[snap];
+        let (pages, head) = encode_chain(
+            adds,
+            &deadlist_locations[at..at + n],
+            entry.deadlist,
+            version,
+            DEADLIST_MAGIC,
+            None,
+            geo.page_size,
+        );
+        at += n;
+        entry.deadlist = head;
+        entry.deadlist_sectors += adds.iter().map(|r| r.sectors).sum::<u64>();
+        batch.writes.extend(pages);
+    }
+    let (catalog_head, catalog_pages) = if catalog_changed {
+        let (pages, head) = encode_catalog(&snapshots, catalog_locations, version, geo.page_size);
+        let list = pages.iter().map(|(l, _)| (*l, version)).collect();
+        batch.writes.extend(pages);
+        (head, list)
+    } else {
+        (base.catalog, state.catalog_pages.clone())
+    };
 
-    let kept_sectors: u64 = state.pending.iter().skip(released).map(|g| g.sectors()).sum();
-    let pending_sectors = kept_sectors + group.as_ref().map_or(0, |g| g.sectors());
+    let kept: u64 = state
+        .pending
+        .iter()
+        .enumerate()
+        .skip(retention.drop_upto)
+        .map(|(i, g)| {
+            let mut g = g.clone();
+            g.structure_released |= i < retention.structure_upto;
+            g.content_released |= i < retention.content_upto;
+            g.held_sectors()
+        })
+        .sum();
+    let pending_sectors = kept + group.as_ref().map_or(0, |g| g.held_sectors());
     let file_len = space.file_sectors * SECTOR;
     let root = Root {
         version,
-        commit_nanos: now_nanos(),
+        commit_nanos: now,
         synced_through: state.durable_version,
         file_len,
         next_id,
@@ -194,11 +407,50 @@ fn plan<'t, const P: usize>(txn: &'t WriteTxn<'_, P>, state: &WriterState) -> Re
         map_depth,
         table: table_top,
         map: map_top,
-        pending: if group.is_some() { head } else { base.pending },
-        pending_floor: floor,
+        pending: group.as_ref().map_or(base.pending, |_| head),
+        pending_floor: content_floor,
         pending_sectors,
+        catalog: catalog_head,
+        structure_floor,
+        history_floor,
+        keep_versions: window.keep_versions,
+        keep_seconds: window.keep_seconds,
+        snapshot_sectors: snapshots.iter().map(|s| s.deadlist_sectors).sum(),
+        history_start,
     };
-    Ok(Plan { root, writes: batch.writes, data, file_len, released, group, free_hint: space.free_hint })
+    Ok(Plan {
+        root,
+        writes: batch.writes,
+        data,
+        file_len,
+        retention,
+        group,
+        snapshots,
+        catalog_pages,
+        history_start,
+        free_hint: space.free_hint,
+    })
+}
+
+/// Encodes the catalog into pages at `locations`, first page first.
+fn encode_catalog(
+    entries: &[CatalogEntry],
+    locations: &[u64],
+    version: u64,
+    page_size: usize,
+) -> (Vec<PageWrite>, ChainRef) {
+    let capacity = CatalogPage::capacity(page_size);
+    let chunks: Vec<&[CatalogEntry]> = entries.chunks(capacity).collect();
+    let mut next = ChainRef::default();
+    let mut out = Vec::new();
+    // Built back to front: each page links to the one after it.
+    for (chunk, &location) in chunks.iter().zip(locations).rev() {
+        let mut page = vec![0u8; page_size].into_boxed_slice();
+        CatalogPage::encode(&mut page, version, &next, chunk);
+        next = ChainRef { location, written: version, checksum: hash16(&page) };
+        out.push((location, page));
+    }
+    (out, next)
 }
 
 fn zero_entry(zero_hash: crate::format::Hash16, version: u64) -> Entry {

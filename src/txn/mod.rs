@@ -1,10 +1,13 @@
 //! Transactions: any number of readers, one writer at a time.
 
 mod commit;
+
+pub(crate) use commit::summaries_from;
 mod read;
 mod write;
 
 pub use read::ReadTxn;
+pub(crate) use write::Slot;
 pub use write::WriteTxn;
 
 use crate::PageId;

@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::format::Root;
 use crate::storage::{PageReader, RawView};
 use crate::store::{Shared, lock};
 use crate::table::{LiveIds, TableView};
-use crate::{ContentHash, PageId, Version};
+use crate::{At, ContentHash, PageId, Version};
 
 /// A consistent view of one committed version.
 ///
@@ -22,18 +22,60 @@ pub struct ReadTxn<'s, const PAGE_SIZE: usize> {
 
 impl<'s, const P: usize> ReadTxn<'s, P> {
     pub(crate) fn new(shared: &'s Shared) -> ReadTxn<'s, P> {
+        Self::at(shared, &At::Version(Version(u64::MAX))).expect("the newest version is always readable")
+    }
+
+    /// A reader of the version `at` names: the newest (`Version(u64::MAX)` or its
+    /// number), a retained older one, or a snapshot's.
+    pub(crate) fn at(shared: &'s Shared, at: &At<'_>) -> Result<ReadTxn<'s, P>> {
         let root = {
             let mut published = lock(&shared.published);
-            let root = Arc::clone(&published.root);
+            let newest = &published.root;
+            let summary = match at {
+                At::Version(v) if v.get() == u64::MAX || v.get() == newest.version => None,
+                At::Version(v) => Some(
+                    published
+                        .history
+                        .iter()
+                        .find(|s| s.version == v.get())
+                        .copied()
+                        .ok_or(Error::VersionNotRetained(*v))?,
+                ),
+                At::Time(t) if *t >= newest.commit_nanos => None,
+                At::Time(t) => Some(published.history.iter().rev().find(|s| s.commit_nanos <= *t).copied().ok_or(
+                    Error::VersionNotRetained(Version(published.history.first().map_or(newest.version, |s| s.version))),
+                )?),
+                At::Snapshot(name) => Some(
+                    published
+                        .snapshots
+                        .iter()
+                        .find(|s| s.name == *name)
+                        .map(|s| s.summary)
+                        .ok_or_else(|| Error::SnapshotNotFound(name.to_string()))?,
+                ),
+            };
+            let root = match summary {
+                None => Arc::clone(&published.root),
+                Some(s) if s.version == published.root.version => Arc::clone(&published.root),
+                Some(s) => Arc::new(Root {
+                    version: s.version,
+                    commit_nanos: s.commit_nanos,
+                    next_id: s.next_id,
+                    table_depth: s.table_depth,
+                    table: s.table,
+                    file_len: published.root.file_len,
+                    ..Root::default()
+                }),
+            };
             *published.pins.entry(root.version).or_insert(0) += 1;
             root
         };
         // The file is at least as long as the root needs: commits grow it before
         // writing their root.
-        ReadTxn { shared, root, view: shared.storage.view() }
+        Ok(ReadTxn { shared, root, view: shared.storage.view() })
     }
 
-    fn reader(&self) -> PageReader<'_> {
+    pub(crate) fn reader(&self) -> PageReader<'_> {
         // SAFETY: `self.root` is pinned until this transaction drops, so the space
         // layer hands none of the extents it reaches to a writer; the storage
         // outlives `self` (it is owned by the store `self` borrows).

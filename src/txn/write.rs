@@ -33,6 +33,12 @@ pub struct WriteTxn<'s, const PAGE_SIZE: usize> {
     pub(crate) pages: BTreeMap<u64, Slot>,
     pub(crate) next_id: u64,
     hole_cursor: u64,
+    /// A new history window to store with this commit.
+    pub(crate) history: Option<crate::versions::HistoryWindow>,
+    /// A snapshot of the base version to create with this commit.
+    pub(crate) create_snapshot: Option<String>,
+    /// A snapshot to delete with this commit.
+    pub(crate) delete_snapshot: Option<String>,
 }
 
 impl<'s, const P: usize> WriteTxn<'s, P> {
@@ -46,6 +52,9 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
             state: Some(state),
             pages: BTreeMap::new(),
             hole_cursor: 0,
+            history: None,
+            create_snapshot: None,
+            delete_snapshot: None,
         };
         if txn.state.as_ref().is_some_and(|s| s.poisoned) {
             return Err(Error::NeedsReopen);
@@ -222,6 +231,7 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
         match self.shared.storage.sync() {
             Ok(()) => {
                 state.durable_version = self.base.version;
+                state.durable_history_start = self.base.history_start;
                 if state.unsynced_bytes > 0 {
                     state.durable_slot = 1 - state.durable_slot;
                 }

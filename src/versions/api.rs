@@ -1,0 +1,160 @@
+//! The versions API on [`Store`]: snapshots, history, read views, restore, export.
+
+use std::path::Path;
+
+use super::{At, ExportReport, HistoryEntry, HistoryWindow, SnapshotInfo, export_version};
+use crate::error::{Error, Result};
+use crate::format::DEADLIST_MAGIC;
+use crate::space::{page_records, read_chain};
+use crate::store::lock;
+use crate::txn::{ReadTxn, Slot};
+use crate::{Store, Version};
+
+impl<const P: usize> Store<P> {
+    /// Makes a named snapshot of the newest version, in O(1): no page is
+    /// copied. The pages it reaches stay until the snapshot is deleted.
+    /// Returns the version it keeps.
+    ///
+    /// ```
+    /// # use mappedpages::{Store, storage::MemoryStorage, Options, At};
+    /// # let store = Store::<4096>::create_on(MemoryStorage::new().unwrap(), Options::default()).unwrap();
+    /// let mut w = store.begin_write()?;
+    /// let id = w.alloc()?;
+    /// w.page_mut(id)?.fill(1);
+    /// w.commit()?;
+    /// let kept = store.create_snapshot("before-upgrade")?;
+    /// let mut w = store.begin_write()?;
+    /// w.page_mut(id)?.fill(2);
+    /// w.commit()?;
+    /// let old = store.begin_read_at(At::Snapshot("before-upgrade"))?;
+    /// assert_eq!(old.version(), kept);
+    /// assert_eq!(old.page(id)?[0], 1);
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
+    pub fn create_snapshot(&self, name: &str) -> Result<Version> {
+        super::validate_name(name)?;
+        let mut w = self.begin_write()?;
+        let kept = w.base_version();
+        w.create_snapshot = Some(name.to_owned());
+        w.commit()?;
+        Ok(kept)
+    }
+
+    /// Deletes a snapshot; the pages only it kept return to the free space (once
+    /// no reader still uses them).
+    pub fn delete_snapshot(&self, name: &str) -> Result<()> {
+        let mut w = self.begin_write()?;
+        w.delete_snapshot = Some(name.to_owned());
+        w.commit().map(|_| ())
+    }
+
+    /// The snapshots, oldest version first, with the pages only each one keeps.
+    pub fn snapshots(&self) -> Result<Vec<SnapshotInfo>> {
+        let txn = self.begin_read()?;
+        let snapshots = lock(&self.shared.published).snapshots.clone();
+        let reader = txn.reader();
+        let mut out = Vec::with_capacity(snapshots.len());
+        for (i, s) in snapshots.iter().enumerate() {
+            // A record is this snapshot's alone unless the snapshot before it
+            // is as new as the record's birth.
+            let prev = snapshots.iter().take(i).map(|p| p.summary.version).filter(|&v| v < s.summary.version).max();
+            let mut exclusive = 0;
+            read_chain(&reader, s.deadlist, 0, DEADLIST_MAGIC, |location, _, page| {
+                for r in page_records(page, location)? {
+                    if prev.is_none_or(|p| p < r.birth) {
+                        exclusive += r.sectors;
+                    }
+                }
+                Ok(())
+            })?;
+            out.push(SnapshotInfo {
+                name: s.name.clone(),
+                version: Version(s.summary.version),
+                commit_nanos: s.summary.commit_nanos,
+                created_nanos: s.created_nanos,
+                exclusive_pages: exclusive / self.shared.geo.spp,
+            });
+        }
+        out.sort_by_key(|s| s.version);
+        Ok(out)
+    }
+
+    /// Sets the history window (stored in the file, with a commit). Versions
+    /// committed from now on stay readable while inside it.
+    pub fn set_history(&self, window: HistoryWindow) -> Result<Version> {
+        let mut w = self.begin_write()?;
+        w.history = Some(window);
+        w.commit()
+    }
+
+    /// The history window in force.
+    pub fn history_window(&self) -> HistoryWindow {
+        let root = self.shared.current();
+        HistoryWindow { keep_versions: root.keep_versions, keep_seconds: root.keep_seconds }
+    }
+
+    /// The readable versions, oldest first: those inside the history window,
+    /// then the newest.
+    pub fn history(&self) -> Vec<HistoryEntry> {
+        let published = lock(&self.shared.published);
+        let mut out: Vec<HistoryEntry> = published
+            .history
+            .iter()
+            .filter(|s| s.version < published.root.version)
+            .map(|s| HistoryEntry { version: Version(s.version), commit_nanos: s.commit_nanos })
+            .collect();
+        out.push(HistoryEntry { version: Version(published.root.version), commit_nanos: published.root.commit_nanos });
+        out
+    }
+
+    /// A read transaction on an older version: one inside the history window,
+    /// the newest committed at or before a time, or a snapshot's. A version
+    /// outside the window is [`Error::VersionNotRetained`], never a guess.
+    pub fn begin_read_at(&self, at: At<'_>) -> Result<ReadTxn<'_, P>> {
+        ReadTxn::at(&self.shared, &at)
+    }
+
+    /// Makes a new commit whose content equals the version `at` names. Later
+    /// versions stay readable while the history window or snapshots keep them.
+    /// Returns the new version.
+    pub fn restore(&self, at: At<'_>) -> Result<Version> {
+        let old = self.begin_read_at(at)?;
+        let mut w = self.begin_write()?;
+        let current = self.begin_read()?;
+        let old_ids: Vec<u64> = old.ids().map(|r| r.map(|id| id.get())).collect::<Result<_>>()?;
+        let new_ids: Vec<u64> = current.ids().map(|r| r.map(|id| id.get())).collect::<Result<_>>()?;
+        let old_set: std::collections::BTreeSet<u64> = old_ids.iter().copied().collect();
+        for &id in &new_ids {
+            if !old_set.contains(&id) {
+                w.pages.insert(id, Slot::Freed);
+            }
+        }
+        let current_set: std::collections::BTreeSet<u64> = new_ids.iter().copied().collect();
+        for &id in &old_ids {
+            let pid = crate::PageId::from_raw(id);
+            let bytes = old.page(pid)?;
+            if current_set.contains(&id) {
+                if current.page(pid)? != bytes {
+                    w.pages.insert(id, Slot::Changed(bytes.into()));
+                }
+            } else {
+                w.pages.insert(id, Slot::New(Some(bytes.into())));
+            }
+        }
+        w.next_id = w.next_id.max(old.root.next_id);
+        drop(current);
+        drop(old);
+        w.commit()
+    }
+
+    /// Writes a consistent, compacted copy of the version `at` names to a new
+    /// file at `path`, while writers go on. The copy opens as a normal store,
+    /// holds no free space, and has the same content hash.
+    pub fn export(&self, path: impl AsRef<Path>, at: At<'_>) -> Result<ExportReport> {
+        let txn = self.begin_read_at(at)?;
+        if path.as_ref().exists() {
+            return Err(Error::AlreadyExists);
+        }
+        export_version(&self.shared, &txn, path.as_ref())
+    }
+}

@@ -1,0 +1,55 @@
+//! Reading the snapshot catalog and checking snapshot names.
+
+use crate::error::{Error, Result, Structure};
+use crate::format::{CATALOG_MAGIC, CatalogEntry, CatalogPage, ChainRef, MAX_NAME_LEN, NodeHeader, SECTOR, hash16};
+use crate::storage::PageReader;
+
+/// A catalog as read: its entries, and the (sector, written) of its pages.
+pub(crate) type LoadedCatalog = (Vec<CatalogEntry>, Vec<(u64, u64)>);
+
+/// Reads the catalog from `head`.
+pub(crate) fn load_catalog(reader: &PageReader<'_>, head: ChainRef) -> Result<LoadedCatalog> {
+    let mut entries = Vec::new();
+    let mut pages = Vec::new();
+    let mut link = head;
+    let capacity = CatalogPage::capacity(reader.page_size());
+    let max_steps = reader.len() / reader.page_size() as u64 + 1;
+    while link.location != 0 {
+        let offset = link.location.saturating_mul(SECTOR);
+        if pages.len() as u64 >= max_steps {
+            return Err(Error::corrupt(Structure::Catalog, offset, "catalog longer than the file"));
+        }
+        let page = reader.page(link.location, Structure::Catalog)?;
+        let h = NodeHeader::read(page);
+        let count = CatalogPage::count(page) as usize;
+        if hash16(page) != link.checksum || h.magic != CATALOG_MAGIC || h.written != link.written || count > capacity {
+            return Err(Error::corrupt(Structure::Catalog, offset, "checksum or header mismatch"));
+        }
+        for i in 0..count {
+            let e = CatalogPage::entry(page, i)
+                .ok_or_else(|| Error::corrupt(Structure::Catalog, offset, format!("entry {i} has an invalid name")))?;
+            entries.push(e);
+        }
+        pages.push((link.location, link.written));
+        let next = CatalogPage::next(page);
+        if next.location != 0 && next.written != link.written {
+            return Err(Error::corrupt(Structure::Catalog, offset, "catalog pages of different commits"));
+        }
+        link = next;
+    }
+    Ok((entries, pages))
+}
+
+/// Checks a snapshot name: 1 to 63 bytes.
+pub(crate) fn validate_name(name: &str) -> Result<()> {
+    if name.is_empty() {
+        return Err(Error::InvalidName("a snapshot name may not be empty".into()));
+    }
+    if name.len() > MAX_NAME_LEN {
+        return Err(Error::InvalidName(format!("{} bytes; a snapshot name has at most {MAX_NAME_LEN}", name.len())));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(Error::InvalidName("a snapshot name may not contain control characters".into()));
+    }
+    Ok(())
+}
