@@ -90,6 +90,8 @@ pub enum Error {
     DoubleFree(PageId),
     /// `try_begin_write` found another write transaction open.
     WriteInProgress,
+    /// The store was opened read-only.
+    ReadOnly,
     /// A write, sync or grow failed earlier; the in-memory state can no longer be
     /// trusted to match the file. Drop the store and open it again.
     NeedsReopen,
@@ -137,6 +139,7 @@ impl fmt::Display for Error {
             Error::OutOfRange(id) => write!(f, "page {} is out of range", id.get()),
             Error::DoubleFree(id) => write!(f, "page {} freed twice", id.get()),
             Error::WriteInProgress => f.write_str("another write transaction is open"),
+            Error::ReadOnly => f.write_str("the store is open read-only"),
             Error::NeedsReopen => f.write_str("an earlier I/O failure left the store unusable; reopen it"),
             Error::Full(what) => write!(f, "store full: {what}"),
             Error::InvalidArgument(what) => write!(f, "invalid argument: {what}"),

@@ -75,8 +75,13 @@ pub struct Stats {
     pub physical_pages: u64,
     /// Pages free for new writes.
     pub free_pages: u64,
-    /// Pages freed by recent commits and kept until no reader needs them.
+    /// Pages freed by recent commits and kept until no reader, fallback root
+    /// or history version needs them (history-held pages included).
     pub pending_pages: u64,
+    /// Of those, pages kept only because the history window still reads them.
+    pub history_pages: u64,
+    /// Pages kept only by snapshots (freed by later commits).
+    pub snapshot_pages: u64,
     /// One past the largest logical id ever handed out.
     pub next_id: u64,
 }
@@ -140,6 +145,8 @@ pub(crate) struct Published {
     pub snapshots: Arc<Vec<CatalogEntry>>,
     /// Older versions readers may open, oldest first.
     pub history: Arc<Vec<VersionSummary>>,
+    /// Sectors of content records held only for the history window.
+    pub history_sectors: u64,
 }
 
 pub(crate) struct Shared {
@@ -279,6 +286,9 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
 
     /// Starts the write transaction, waiting while another one is open.
     pub fn begin_write(&self) -> Result<WriteTxn<'_, PAGE_SIZE>> {
+        if !self.shared.writable {
+            return Err(Error::ReadOnly);
+        }
         let mut slot = lock(&self.shared.writer);
         loop {
             if let Some(state) = slot.take() {
@@ -292,6 +302,9 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
     /// Starts the write transaction, or fails with [`Error::WriteInProgress`] at
     /// once if another one is open.
     pub fn try_begin_write(&self) -> Result<WriteTxn<'_, PAGE_SIZE>> {
+        if !self.shared.writable {
+            return Err(Error::ReadOnly);
+        }
         let state = lock(&self.shared.writer).take().ok_or(Error::WriteInProgress)?;
         WriteTxn::new(&self.shared, state)
     }
@@ -317,6 +330,8 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
             physical_pages: root.file_len / PAGE_SIZE as u64,
             free_pages: if root.map_depth == 0 { 0 } else { root.map.free / spp },
             pending_pages: root.pending_sectors / spp,
+            history_pages: lock(&self.shared.published).history_sectors / spp,
+            snapshot_pages: root.snapshot_sectors / spp,
             next_id: root.next_id,
         }
     }
@@ -468,6 +483,7 @@ pub(crate) fn open_shared(
         pins: BTreeMap::new(),
         snapshots: Arc::new(snapshots.clone()),
         history: Arc::new(history),
+        history_sectors: crate::txn::history_held(pending.iter(), root.version),
     };
     let writer = if writable {
         let other = 1 - slot;

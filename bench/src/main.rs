@@ -104,7 +104,7 @@ fn run(args: &Args) -> Res<()> {
 
     println!();
     print!("{}", report::table(&rows));
-    println!("(W5 rows: lower is better; every other row: higher is better)");
+    println!("(W5 and W6 rows: lower is better; every other row: higher is better)");
     report::write_json(&json_path, &rows)?;
     println!("wrote {}", json_path.display());
     Ok(())
@@ -122,7 +122,8 @@ fn run_workloads(args: &Args, engines: &[Kind], work: &Path) -> Res<Vec<Row>> {
     let mut w5 = Row::new("W5", "W5 open big store", "ms");
     let mut w5e = Row::new("W5_empty", "W5 open empty store", "ms");
     let mut w5r = Row::new("W5_ratio", "W5 open big/empty", "ratio");
-    let w6 = Row::new("W6", "W6 snapshot creation", "n/a");
+    let mut w6s = Row::new("W6", "W6 snapshot of a 1 MiB store", "ms");
+    let mut w6b = Row::new("W6_big", "W6 snapshot of the big store", "ms");
 
     // W1, W2, W4 share one loaded data set per engine.
     if args.wants("W1") || args.wants("W2") || args.wants("W4") {
@@ -238,7 +239,7 @@ fn run_workloads(args: &Args, engines: &[Kind], work: &Path) -> Res<Vec<Row>> {
         }
     }
 
-    if args.wants("W5") {
+    if args.wants("W5") || args.wants("W6") {
         let big_pages = args.open_mib * (1 << 20) / PAGE as u64;
         let openers: Vec<Kind> = engines.iter().copied().filter(|k| k.has_open()).collect();
         for &k in &openers {
@@ -257,7 +258,7 @@ fn run_workloads(args: &Args, engines: &[Kind], work: &Path) -> Res<Vec<Row>> {
         }
         let mut big = vec![Vec::new(); openers.len()];
         let mut empty = vec![Vec::new(); openers.len()];
-        for run in 0..args.runs {
+        for run in 0..if args.wants("W5") { args.runs } else { 0 } {
             for (n, &k) in openers.iter().enumerate() {
                 for (which, samples) in [("big", &mut big[n]), ("empty", &mut empty[n])] {
                     let dir = work.join(format!("{}-{which}", k.name()));
@@ -288,6 +289,30 @@ fn run_workloads(args: &Args, engines: &[Kind], work: &Path) -> Res<Vec<Row>> {
                 w5r.set(k, b / e);
             }
         }
+        if args.wants("W6") {
+            for &k in &openers {
+                let small_dir = work.join(format!("{}-small", k.name()));
+                let mut small = k.create(&small_dir, 256)?;
+                load_chunked(small.as_mut(), 256)?;
+                drop(small);
+                for (row, dir) in [(&mut w6s, small_dir.clone()), (&mut w6b, work.join(format!("{}-big", k.name())))] {
+                    let Some(mut e) = k.open_engine(&dir, big_pages)? else { continue };
+                    let mut samples = Vec::new();
+                    for run in 0..args.runs.max(3) {
+                        let t = Instant::now();
+                        if !e.snapshot(&format!("snap-{run}"))? {
+                            break;
+                        }
+                        samples.push(t.elapsed().as_secs_f64() * 1e3);
+                    }
+                    if let Some(m) = median(samples) {
+                        eprintln!("  [W6] {:<11} snapshot of {}: {m:.3} ms", k.name(), dir.display());
+                        row.set(k, m);
+                    }
+                }
+                let _ = fs::remove_dir_all(&small_dir);
+            }
+        }
         for &k in &openers {
             if !args.keep {
                 let _ = fs::remove_dir_all(work.join(format!("{}-big", k.name())));
@@ -297,7 +322,8 @@ fn run_workloads(args: &Args, engines: &[Kind], work: &Path) -> Res<Vec<Row>> {
     }
 
     let mut rows = Vec::new();
-    for (key, row) in [("W1", w1), ("W2", w2), ("W3", w3), ("W4", w4), ("W5", w5), ("W5", w5e), ("W5", w5r), ("W6", w6)]
+    for (key, row) in
+        [("W1", w1), ("W2", w2), ("W3", w3), ("W4", w4), ("W5", w5), ("W5", w5e), ("W5", w5r), ("W6", w6s), ("W6", w6b)]
     {
         if args.wants(key) {
             rows.push(row);

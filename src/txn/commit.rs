@@ -50,6 +50,7 @@ pub(crate) fn commit<const P: usize>(txn: &WriteTxn<'_, P>, mut state: WriterSta
     published.root = std::sync::Arc::new(plan.root);
     published.snapshots = std::sync::Arc::new(state.snapshots.clone());
     published.history = std::sync::Arc::new(retained_summaries(&state, plan.history_start));
+    published.history_sectors = history_held(state.pending.iter(), state.durable_version);
     (Ok(Version(plan.root.version)), state)
 }
 
@@ -57,6 +58,16 @@ pub(crate) fn commit<const P: usize>(txn: &WriteTxn<'_, P>, mut state: WriterSta
 /// `start`, oldest first.
 pub(crate) fn retained_summaries(state: &WriterState, start: u64) -> Vec<VersionSummary> {
     summaries_from(state.pending.iter(), start)
+}
+
+/// Sectors of content records that the fallback root no longer needs but the
+/// history window keeps (groups freed at or before `durable`).
+pub(crate) fn history_held<'g>(groups: impl Iterator<Item = &'g PendingGroup>, transient: u64) -> u64 {
+    groups
+        .filter(|g| !g.content_released && g.freed <= transient)
+        .flat_map(|g| g.records.iter().filter(|r| r.kind == RecordKind::Content))
+        .map(|r| r.sectors)
+        .sum()
 }
 
 pub(crate) fn summaries_from<'g>(groups: impl Iterator<Item = &'g PendingGroup>, start: u64) -> Vec<VersionSummary> {

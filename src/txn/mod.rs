@@ -2,7 +2,7 @@
 
 mod commit;
 
-pub(crate) use commit::summaries_from;
+pub(crate) use commit::{history_held, summaries_from};
 mod read;
 mod write;
 

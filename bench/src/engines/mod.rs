@@ -29,6 +29,11 @@ pub trait Engine {
     /// Reads every page of `indices` in one read transaction, touching its bytes;
     /// returns a checksum of what was read so the reads cannot be optimized away.
     fn read_xor(&self, indices: &[u64]) -> Res<u64>;
+    /// Makes a durable, named snapshot of the newest version; `Ok(false)` when
+    /// the engine has none.
+    fn snapshot(&mut self, _name: &str) -> Res<bool> {
+        Ok(false)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +75,18 @@ impl Kind {
 
     /// Opens the existing store in `dir` and begins (and ends) one read
     /// transaction: what W5 times. Returns the handle so dropping it is not timed.
+    /// Opens an existing store for writing (W6).
+    pub fn open_engine(self, dir: &Path, max_pages: u64) -> Res<Option<Box<dyn Engine>>> {
+        Ok(match self {
+            Kind::Mappedpages => Some(Box::new(mp::Mp::open(dir)?)),
+            Kind::Redb => Some(Box::new(redb::Redb::open(dir)?)),
+            Kind::Lmdb | Kind::Raw => {
+                let _ = max_pages;
+                None
+            }
+        })
+    }
+
     pub fn open_and_begin_read(self, dir: &Path, max_pages: u64) -> Res<Box<dyn std::any::Any>> {
         Ok(match self {
             Kind::Mappedpages => Box::new(mp::Mp::open_and_begin_read(dir)?),

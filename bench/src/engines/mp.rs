@@ -28,6 +28,11 @@ impl Mp {
         Ok(Mp { store, ids: Vec::new(), buf: page_template(4) })
     }
 
+    pub fn open(dir: &Path) -> Res<Self> {
+        let store = Store::<PAGE>::open(file(dir)).map_err(err)?;
+        Ok(Mp { store, ids: Vec::new(), buf: Vec::new() })
+    }
+
     pub fn open_and_begin_read(dir: &Path) -> Res<Self> {
         let store = Store::<PAGE>::open(file(dir)).map_err(err)?;
         {
@@ -59,6 +64,11 @@ impl Engine for Mp {
         }
         w.commit().map_err(err)?;
         Ok(())
+    }
+
+    fn snapshot(&mut self, name: &str) -> Res<bool> {
+        self.store.create_snapshot(name).map_err(err)?;
+        Ok(true)
     }
 
     fn read_xor(&self, indices: &[u64]) -> Res<u64> {

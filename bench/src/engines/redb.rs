@@ -33,6 +33,10 @@ impl Redb {
         Ok(Redb { db, buf: page_template(2) })
     }
 
+    pub fn open(dir: &Path) -> Res<Self> {
+        Ok(Redb { db: Database::open(file(dir))?, buf: Vec::new() })
+    }
+
     pub fn open_and_begin_read(dir: &Path) -> Res<Self> {
         let db = Database::open(file(dir))?;
         {
@@ -55,6 +59,14 @@ impl Engine for Redb {
         }
         wtxn.commit()?;
         Ok(())
+    }
+
+    /// redb's persistent savepoint: kept across restarts until deleted.
+    fn snapshot(&mut self, _name: &str) -> Res<bool> {
+        let wtxn = self.db.begin_write()?;
+        wtxn.persistent_savepoint()?;
+        wtxn.commit()?;
+        Ok(true)
     }
 
     fn overwrite(&mut self, indices: &[u64], stamp: u64) -> Res<()> {
