@@ -13,6 +13,7 @@ fn main() -> Result<(), mappedpages::Error> {
         w.write(id, &page)?;
     }
     w.commit()?;
+    let batch: usize = std::env::var("BATCH").map_or(1, |v| v.parse().unwrap());
     let n: usize = std::env::var("N").map_or(20_000, |v| v.parse().unwrap());
     let t = Instant::now();
     let mut x = 12345u64;
@@ -23,10 +24,15 @@ fn main() -> Result<(), mappedpages::Error> {
         let mut w = store.begin_write()?;
         let mut p = page.clone();
         p[..8].copy_from_slice(&(i as u64).to_le_bytes());
-        w.write(ids[(x % ids.len() as u64) as usize], &p)?;
+        for _ in 0..batch {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            w.write(ids[(x % ids.len() as u64) as usize], &p)?;
+        }
         w.commit()?;
     }
     let dt = t.elapsed();
-    println!("{:.1} µs CPU per 1-page commit; stats {:?}", dt.as_secs_f64() * 1e6 / n as f64, store.stats());
+    println!("{:.1} µs CPU per {batch}-page commit; stats {:?}", dt.as_secs_f64() * 1e6 / n as f64, store.stats());
     Ok(())
 }

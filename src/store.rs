@@ -107,6 +107,8 @@ pub(crate) struct WriterState {
     pub settle_before_write: Option<SettleRecovery>,
     /// No free page lies below this sector, as of the last commit.
     pub free_hint: u64,
+    /// Where the last hole for a run was found: the next search starts there.
+    pub hole_hint: u64,
     /// The snapshot catalog.
     pub snapshots: Vec<CatalogEntry>,
     /// (sector, written) of the catalog's pages.
@@ -483,7 +485,7 @@ pub(crate) fn open_shared(
         pins: BTreeMap::new(),
         snapshots: Arc::new(snapshots.clone()),
         history: Arc::new(history),
-        history_sectors: crate::txn::history_held(pending.iter(), root.version),
+        history_sectors: crate::txn::history_held(pending.iter(), root.history_start),
     };
     let writer = if writable {
         let other = 1 - slot;
@@ -498,6 +500,7 @@ pub(crate) fn open_shared(
             poisoned: false,
             settle_before_write: Some(SettleRecovery { clear_slot }),
             free_hint: geo.first_data_sector,
+            hole_hint: geo.first_data_sector,
             snapshots,
             catalog_pages,
         })

@@ -32,6 +32,8 @@ pub(crate) struct SpaceMap<'a> {
     reserved: Option<(u64, u64)>,
     /// No free page lies below this sector (first-fit starts here).
     pub free_hint: u64,
+    /// Where the last reservation started.
+    pub last_hole: Option<u64>,
     /// Upper bound on the file's length, in sectors.
     max_sectors: u64,
 }
@@ -71,6 +73,7 @@ impl<'a> SpaceMap<'a> {
             dirty: BTreeMap::new(),
             reserved: None,
             free_hint: 0,
+            last_hole: None,
             max_sectors,
         }
     }
@@ -242,6 +245,7 @@ impl<'a> SpaceMap<'a> {
             }
         };
         self.reserved = Some((start, start + want));
+        self.last_hole = Some(start);
         Ok(())
     }
 

@@ -46,11 +46,12 @@ pub(crate) fn commit<const P: usize>(txn: &WriteTxn<'_, P>, mut state: WriterSta
     state.snapshots = plan.snapshots;
     state.catalog_pages = plan.catalog_pages;
     state.free_hint = plan.free_hint;
+    state.hole_hint = plan.hole_hint;
     let mut published = lock(&txn.shared.published);
     published.root = std::sync::Arc::new(plan.root);
     published.snapshots = std::sync::Arc::new(state.snapshots.clone());
     published.history = std::sync::Arc::new(retained_summaries(&state, plan.history_start));
-    published.history_sectors = history_held(state.pending.iter(), state.durable_version);
+    published.history_sectors = history_held(state.pending.iter(), plan.history_start);
     (Ok(Version(plan.root.version)), state)
 }
 
@@ -60,11 +61,11 @@ pub(crate) fn retained_summaries(state: &WriterState, start: u64) -> Vec<Version
     summaries_from(state.pending.iter(), start)
 }
 
-/// Sectors of content records that the fallback root no longer needs but the
-/// history window keeps (groups freed at or before `durable`).
-pub(crate) fn history_held<'g>(groups: impl Iterator<Item = &'g PendingGroup>, transient: u64) -> u64 {
+/// Sectors of content records the history window keeps: those of groups
+/// freed after `history_start` (older versions in the window reach them).
+pub(crate) fn history_held<'g>(groups: impl Iterator<Item = &'g PendingGroup>, history_start: u64) -> u64 {
     groups
-        .filter(|g| !g.content_released && g.freed <= transient)
+        .filter(|g| !g.content_released && g.freed > history_start)
         .flat_map(|g| g.records.iter().filter(|r| r.kind == RecordKind::Content))
         .map(|r| r.sectors)
         .sum()
@@ -107,6 +108,7 @@ struct Plan<'t> {
     catalog_pages: Vec<(u64, u64)>,
     history_start: u64,
     free_hint: u64,
+    hole_hint: u64,
 }
 
 fn plan<'t, const P: usize>(txn: &'t WriteTxn<'_, P>, state: &WriterState) -> Result<Plan<'t>> {
@@ -271,7 +273,7 @@ fn plan<'t, const P: usize>(txn: &'t WriteTxn<'_, P>, state: &WriterState) -> Re
     // room, so the commit reaches the disk as few sequential writes. A few
     // pages fill the lowest holes instead: that keeps the file compact.
     if data.len() >= SEQUENTIAL_FROM {
-        space.reserve(data.len() as u64, space.free_hint)?;
+        space.reserve(data.len() as u64, state.hole_hint)?;
     }
     let mut locations = Vec::with_capacity(data.len());
     while locations.len() < data.len() {
@@ -294,7 +296,7 @@ fn plan<'t, const P: usize>(txn: &'t WriteTxn<'_, P>, state: &WriterState) -> Re
     let map_nodes = 2 * (geo.map_depth_for(space.file_sectors) as u64 + 1);
     let frees_estimate = changes.len() + batch.frees.len() + carried.len() + (table_nodes + map_nodes) as usize + 1;
     let lists = pages_for(frees_estimate, geo.page_size, true) as u64 + 1 + deadlist_adds.len() as u64;
-    space.reserve(table_nodes + map_nodes + lists, space.free_hint)?;
+    space.reserve(table_nodes + map_nodes + lists, state.hole_hint.min(space.free_hint))?;
     let hashes = hash_pages(&data);
     let mut next_data =
         data.iter().map(|(id, _)| *id).zip(locations.iter().copied()).zip(hashes.iter().copied()).peekable();
@@ -440,6 +442,7 @@ fn plan<'t, const P: usize>(txn: &'t WriteTxn<'_, P>, state: &WriterState) -> Re
         catalog_pages,
         history_start,
         free_hint: space.free_hint,
+        hole_hint: space.last_hole.unwrap_or(state.hole_hint),
     })
 }
 
