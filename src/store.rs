@@ -92,8 +92,8 @@ pub(crate) struct WriterState {
     pub durable_version: u64,
     /// Slot holding that version's root; commits write the other slot.
     pub durable_slot: usize,
-    /// The history start of that root: a crash may go back to it, so what its
-    /// window keeps readable stays.
+    /// The lowest history start of that root and of every root committed since
+    /// (a crash may go back to any of them), so what their windows keep stays.
     pub durable_history_start: u64,
     pub unsynced_bytes: u64,
     /// Pending-free groups, oldest first.
@@ -111,6 +111,10 @@ pub(crate) struct WriterState {
     pub hole_hint: u64,
     /// The snapshot catalog.
     pub snapshots: Vec<CatalogEntry>,
+    /// The snapshots of that root and of every root committed since (a crash
+    /// may go back to any of them): they keep their pages until a root without
+    /// them is durable.
+    pub durable_snapshots: Vec<CatalogEntry>,
     /// (sector, written) of the catalog's pages.
     pub catalog_pages: Vec<(u64, u64)>,
 }
@@ -456,14 +460,12 @@ pub(crate) fn open_shared(
     let mut chosen = None;
     let mut newest_rejected = None;
     for (root, slot) in candidates {
-        let mut walker = Walker::new(reader, &geo, &root, zero_hash, false);
-        walker.run();
-        match walker.into_error() {
-            None => {
-                chosen = Some((root, slot));
+        match check_candidate(&reader, &geo, &root, zero_hash) {
+            Ok(loaded) => {
+                chosen = Some((root, slot, loaded));
                 break;
             }
-            Some(e) => {
+            Err(e) => {
                 rejected.push(format!("slot {slot} (version {}): {e}", root.version));
                 if newest_rejected.is_none() {
                     newest_rejected =
@@ -472,13 +474,11 @@ pub(crate) fn open_shared(
             }
         }
     }
-    let Some((root, slot)) = chosen else {
+    let Some((root, slot, (pending, (snapshots, catalog_pages)))) = chosen else {
         return Err(Error::NoValidRoot { detail: rejected.join("; ") });
     };
     // The pending list (with the history window's summaries) and the catalog:
     // both as small as what is pinned, never the data.
-    let pending = load_chain(&reader, root.pending, root.history_floor, root.structure_floor, root.pending_floor)?;
-    let (snapshots, catalog_pages) = load_catalog(&reader, root.catalog)?;
     let history = crate::txn::summaries_from(pending.iter(), root.history_start);
     let published = Published {
         root: Arc::new(root),
@@ -501,6 +501,7 @@ pub(crate) fn open_shared(
             settle_before_write: Some(SettleRecovery { clear_slot }),
             free_hint: geo.first_data_sector,
             hole_hint: geo.first_data_sector,
+            durable_snapshots: snapshots.clone(),
             snapshots,
             catalog_pages,
         })
@@ -520,6 +521,34 @@ pub(crate) fn open_shared(
         writable,
         rejected: Mutex::new(newest_rejected.filter(|r: &RejectedRoot| r.version.get() > root.version)),
     })
+}
+
+/// Recovery's checks of one root: every page written after `synced_through`
+/// matches its checksum (the walk), and the pending list, the catalog and the
+/// newest deadlist pages read back whole. Returns the list and catalog.
+fn check_candidate(
+    reader: &PageReader<'_>,
+    geo: &Geometry,
+    root: &Root,
+    zero_hash: Hash16,
+) -> Result<(std::collections::VecDeque<PendingGroup>, crate::versions::LoadedCatalog)> {
+    let mut walker = Walker::new(*reader, geo, root, zero_hash, false);
+    walker.run();
+    if let Some(e) = walker.into_error() {
+        return Err(e);
+    }
+    let pending = load_chain(reader, root.pending, root.history_floor, root.structure_floor, root.pending_floor)?;
+    let catalog = load_catalog(reader, root.catalog)?;
+    for entry in &catalog.0 {
+        crate::space::read_chain(
+            reader,
+            entry.deadlist,
+            root.synced_through,
+            crate::format::DEADLIST_MAGIC,
+            |l, _, p| crate::space::page_records(p, l).map(|_| ()),
+        )?;
+    }
+    Ok((pending, catalog))
 }
 
 /// The version of the root in `slot`, if it decodes.

@@ -268,7 +268,7 @@ impl<'a> Walker<'a> {
                 Structure::Page,
                 e.location,
                 ids,
-                format!("codec {} / stored length {} not readable by format v1", e.codec, e.stored_len),
+                format!("codec {} / stored length {} not readable by format v2", e.codec, e.stored_len),
             );
         }
         match self.reader.page(e.location, Structure::Page) {

@@ -122,7 +122,7 @@ fn pattern_strategy() -> impl Strategy<Value = TearPattern> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 600, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 1000, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn crash_random_workloads_match_the_model_immediate(ops in proptest::collection::vec(op_strategy(), 1..80), fault in fault_strategy(), pattern in pattern_strategy()) {

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use mappedpages::storage::{CrashStorage, MemoryStorage, TearPattern};
 use mappedpages::testing::{in_use_pages, pinned_reachable_pages};
-use mappedpages::{At, Error, HistoryWindow, Options, PageId, Store, Version};
+use mappedpages::{At, Durability, Error, HistoryWindow, Options, PageId, Store, Version};
 use proptest::prelude::*;
 
 const P: usize = 1024;
@@ -208,6 +208,7 @@ enum VOp {
     Snapshot(u8),
     DeleteSnapshot(u8),
     Window(u8),
+    Sync,
     Crash(u64),
 }
 
@@ -219,6 +220,7 @@ fn vop() -> impl Strategy<Value = VOp> {
         2 => (0u8..4).prop_map(VOp::Snapshot),
         2 => (0u8..4).prop_map(VOp::DeleteSnapshot),
         1 => (0u8..6).prop_map(VOp::Window),
+        1 => Just(VOp::Sync),
         1 => any::<u64>().prop_map(VOp::Crash),
     ]
 }
@@ -243,10 +245,24 @@ fn check_space(store: &Store<P>, reach: &BTreeMap<u64, BTreeSet<u64>>) -> Result
     Ok(())
 }
 
-fn run_space_model(ops: &[VOp]) -> Result<(), String> {
+/// With `Eventual`, any version since the last sync may be the one a crash
+/// goes back to: everything they reach must stay in use (no early reuse).
+fn check_no_early_reuse(store: &Store<P>, reach: &BTreeMap<u64, BTreeSet<u64>>, synced: u64) -> Result<(), String> {
+    let in_use = in_use_pages(store);
+    for (v, pages) in reach.range(synced..) {
+        if let Some(p) = pages.difference(&in_use).next() {
+            return Err(format!("page {p}, reachable from v{v} (a possible fallback), is free"));
+        }
+    }
+    Ok(())
+}
+
+fn run_space_model(ops: &[VOp], durability: Durability) -> Result<(), String> {
+    let options = Options { durability, ..Options::default() };
     let disk = CrashStorage::new().map_err(|e| e.to_string())?;
     let mut ctl = disk.control();
-    let mut store = Store::<P>::create_on(disk, Options::default()).map_err(|e| e.to_string())?;
+    let mut store = Store::<P>::create_on(disk, options.clone()).map_err(|e| e.to_string())?;
+    let mut synced = 0u64;
     let mut reach: BTreeMap<u64, BTreeSet<u64>> = BTreeMap::new();
     let mut live: Vec<PageId> = Vec::new();
     let mut names: BTreeSet<u8> = BTreeSet::new();
@@ -285,19 +301,36 @@ fn run_space_model(ops: &[VOp]) -> Result<(), String> {
                 }
             },
             VOp::Window(k) => store.set_history(HistoryWindow { keep_versions: *k as u64, keep_seconds: 0 }),
+            VOp::Sync => store.sync().map(|_| {
+                synced = store.version().get();
+                store.version()
+            }),
             VOp::Crash(seed) => {
+                let before = store.version().get();
                 drop(store);
                 let disk = ctl.crash(TearPattern::Seeded(*seed)).map_err(|e| e.to_string())?;
                 ctl = disk.control();
-                store = Store::<P>::open_on(disk, Options::default()).map_err(|e| e.to_string())?;
-                // Nothing was in flight: the newest commit survives.
+                store = Store::<P>::open_on(disk, options.clone()).map_err(|e| e.to_string())?;
+                let v = store.version().get();
+                // Nothing was in flight: the newest commit survives, or with
+                // `Eventual` one at least as new as the last sync.
+                if v > before || v < synced || (durability == Durability::Immediate && v != before) {
+                    return Err(format!("crash at v{before} (synced v{synced}) recovered v{v}"));
+                }
+                // Versions after the recovered one never happened.
+                reach.retain(|&k, _| k <= v);
+                synced = v;
                 Ok(store.version())
             }
             _ => Ok(store.version()),
         };
         result.map_err(|e| format!("{op:?}: {e}"))?;
         reach.insert(store.version().get(), pinned_reachable_pages(&store));
-        check_space(&store, &reach).map_err(|e| format!("after {op:?}: {e}"))?;
+        if durability == Durability::Immediate {
+            check_space(&store, &reach).map_err(|e| format!("after {op:?}: {e}"))?;
+        } else {
+            check_no_early_reuse(&store, &reach, synced).map_err(|e| format!("after {op:?}: {e}"))?;
+        }
         let report = store.verify().map_err(|e| e.to_string())?;
         if !report.is_clean() {
             return Err(format!("after {op:?}: verify found {:?}", report.damage));
@@ -307,11 +340,17 @@ fn run_space_model(ops: &[VOp]) -> Result<(), String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 500, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
-    fn versions_space_in_use_equals_pages_reachable_from_pinned_roots(ops in proptest::collection::vec(vop(), 1..40)) {
-        let r = run_space_model(&ops);
+    fn versions_space_in_use_equals_pages_reachable_from_pinned_roots(ops in proptest::collection::vec(vop(), 1..60)) {
+        let r = run_space_model(&ops, Durability::Immediate);
+        prop_assert!(r.is_ok(), "{}", r.unwrap_err());
+    }
+
+    #[test]
+    fn versions_eventual_never_reuses_what_a_fallback_root_reaches(ops in proptest::collection::vec(vop(), 1..60)) {
+        let r = run_space_model(&ops, Durability::Eventual);
         prop_assert!(r.is_ok(), "{}", r.unwrap_err());
     }
 }

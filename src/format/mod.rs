@@ -1,4 +1,4 @@
-//! Byte layouts of format v1: every structure of the file, encoded and decoded
+//! Byte layouts of format v2: every structure of the file, encoded and decoded
 //! with explicit little-endian fields. SPEC.md names the same fields in the same
 //! order. Decoders never trust a length, offset or count: anything read from disk
 //! is checked before it is used.

@@ -7,4 +7,6 @@ mod pending;
 
 pub(crate) use bits::count_free;
 pub(crate) use map::{SpaceMap, bits_in_use, read_map_node};
-pub(crate) use pending::{PageWrite, PendingGroup, encode_chain, load_chain, page_records, pages_for, read_chain};
+pub(crate) use pending::{
+    PageWrite, PendingGroup, encode_chain, load_chain, page_records, pages_for, read_chain, summary_is_sane,
+};

@@ -92,6 +92,14 @@ pub(crate) fn page_records(page: &[u8], location: u64) -> Result<Vec<PendingReco
         .collect()
 }
 
+/// A summary's table must fit: depth within bounds, next_id within its capacity.
+pub(crate) fn summary_is_sane(s: &VersionSummary, page_size: usize) -> bool {
+    let geo = crate::geometry::Geometry::new(page_size);
+    s.table_depth as usize <= crate::geometry::MAX_LEVELS
+        && s.next_id <= geo.id_capacity(s.table_depth)
+        && (s.table_depth > 0 || s.table.location == 0)
+}
+
 /// Loads the pending list of a root, oldest group first.
 pub(crate) fn load_chain(
     reader: &PageReader<'_>,
@@ -113,8 +121,8 @@ pub(crate) fn load_chain(
         let group = groups.front_mut().expect("pushed above");
         group.pages.push((location, h.written));
         if let Some(s) = PendingPage::summary(page) {
-            if s.version != h.written {
-                return Err(Error::corrupt(Structure::PendingList, location * SECTOR, "summary of another version"));
+            if s.version != h.written || !summary_is_sane(&s, reader.page_size()) {
+                return Err(Error::corrupt(Structure::PendingList, location * SECTOR, "bad version summary"));
             }
             group.summary = Some(s);
         }

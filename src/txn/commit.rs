@@ -40,10 +40,20 @@ pub(crate) fn commit<const P: usize>(txn: &WriteTxn<'_, P>, mut state: WriterSta
     if let Some(group) = plan.group {
         state.pending.push_back(group);
     }
+    state.snapshots = plan.snapshots;
     if state.durable_version == plan.root.version {
         state.durable_history_start = plan.root.history_start;
+        state.durable_snapshots = state.snapshots.clone();
+    } else {
+        // Not durable: a crash may go back to this root or to any since the
+        // durable one, so what any of them keeps stays kept.
+        state.durable_history_start = state.durable_history_start.min(plan.root.history_start);
+        for s in &state.snapshots {
+            if !state.durable_snapshots.iter().any(|d| d.name == s.name && d.summary.version == s.summary.version) {
+                state.durable_snapshots.push(s.clone());
+            }
+        }
     }
-    state.snapshots = plan.snapshots;
     state.catalog_pages = plan.catalog_pages;
     state.free_hint = plan.free_hint;
     state.hole_hint = plan.hole_hint;
@@ -192,23 +202,31 @@ fn plan<'t, const P: usize>(txn: &'t WriteTxn<'_, P>, state: &WriterState) -> Re
             for r in group.records.iter().filter(|r| r.kind == RecordKind::Content) {
                 // The newest snapshot older than the record's death keeps it if
                 // it is as new as its birth. Decided on the snapshots before
-                // this commit: the fallback root still has a deleted one.
-                let owner =
-                    state.snapshots.iter().filter(|s| s.summary.version < r.freed).max_by_key(|s| s.summary.version);
+                // this commit and those of the durable root: a crash may go
+                // back to a root that still has a snapshot deleted since.
+                let owner = state
+                    .snapshots
+                    .iter()
+                    .chain(&state.durable_snapshots)
+                    .filter(|s| s.summary.version < r.freed)
+                    .max_by_key(|s| s.summary.version);
                 match owner {
-                    Some(o) if o.summary.version >= r.birth => match snapshots.iter().position(|s| s.name == o.name) {
-                        Some(p) => deadlist_adds.entry(p).or_default().push(*r),
-                        None => {
-                            // Deleted in this commit: the snapshot before it, or
-                            // only transient pins (the fallback root).
-                            match snapshots.iter().rposition(|s| s.summary.version < o.summary.version) {
-                                Some(p) if snapshots[p].summary.version >= r.birth => {
-                                    deadlist_adds.entry(p).or_default().push(*r)
+                    Some(o) if o.summary.version >= r.birth => {
+                        match snapshots.iter().position(|s| s.name == o.name && s.summary.version == o.summary.version)
+                        {
+                            Some(p) => deadlist_adds.entry(p).or_default().push(*r),
+                            None => {
+                                // Deleted in this commit: the snapshot before it, or
+                                // only transient pins (the fallback root).
+                                match snapshots.iter().rposition(|s| s.summary.version < o.summary.version) {
+                                    Some(p) if snapshots[p].summary.version >= r.birth => {
+                                        deadlist_adds.entry(p).or_default().push(*r)
+                                    }
+                                    _ => carried.push(PendingRecord { kind: RecordKind::Structure, ..*r }),
                                 }
-                                _ => carried.push(PendingRecord { kind: RecordKind::Structure, ..*r }),
                             }
                         }
-                    },
+                    }
                     _ => space.release(r.location, r.sectors)?,
                 }
             }

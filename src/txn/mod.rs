@@ -33,7 +33,7 @@ pub(crate) fn entry_bytes<'a>(
         return Err(Error::corrupt(
             Structure::Page,
             e.location.saturating_mul(SECTOR),
-            format!("page {id}: codec {} / stored length {} unreadable in format v1", e.codec, e.stored_len),
+            format!("page {id}: codec {} / stored length {} unreadable in format v2", e.codec, e.stored_len),
         ));
     }
     let bytes = reader.page(e.location, Structure::Page)?;

@@ -232,6 +232,7 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
             Ok(()) => {
                 state.durable_version = self.base.version;
                 state.durable_history_start = self.base.history_start;
+                state.durable_snapshots = state.snapshots.clone();
                 if state.unsynced_bytes > 0 {
                     state.durable_slot = 1 - state.durable_slot;
                 }

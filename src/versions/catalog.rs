@@ -27,7 +27,8 @@ pub(crate) fn load_catalog(reader: &PageReader<'_>, head: ChainRef) -> Result<Lo
         }
         for i in 0..count {
             let e = CatalogPage::entry(page, i)
-                .ok_or_else(|| Error::corrupt(Structure::Catalog, offset, format!("entry {i} has an invalid name")))?;
+                .filter(|e| crate::space::summary_is_sane(&e.summary, reader.page_size()))
+                .ok_or_else(|| Error::corrupt(Structure::Catalog, offset, format!("entry {i} is not valid")))?;
             entries.push(e);
         }
         pages.push((link.location, link.written));

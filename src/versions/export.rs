@@ -143,8 +143,9 @@ pub fn export_version<const P: usize>(shared: &Shared, txn: &ReadTxn<'_, P>, pat
         synced_through: root.version,
         file_len,
         next_id: root.next_id,
-        table_depth: if table.location == 0 { 0 } else { depth },
+        table_depth: depth,
         table,
+        history_start: root.version,
         ..Root::default()
     };
     storage.write(root_slot_offset(0), &out_root.encode()).map_err(io("writing the export root"))?;

@@ -22,7 +22,7 @@ mod catalog;
 mod export;
 mod history;
 
-pub(crate) use catalog::{load_catalog, validate_name};
+pub(crate) use catalog::{LoadedCatalog, load_catalog, validate_name};
 pub use export::ExportReport;
 pub(crate) use export::export_version;
 pub(crate) use history::history_start;
