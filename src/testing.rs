@@ -449,3 +449,48 @@ pub fn image<const P: usize>(store: &Store<P>) -> Vec<u8> {
     storage.view().copy_to(0, &mut out);
     out
 }
+
+/// A seed from the environment variable `var`, or from the clock; printed so
+/// a failing run can be repeated.
+pub fn seed_from_env(var: &str) -> u64 {
+    let seed = std::env::var(var).ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64)
+    });
+    eprintln!("{var}={seed}");
+    seed
+}
+
+/// A fixed workload that touches every kind of operation: allocation, writes
+/// (zero and not), frees, bulk frees, aborts, a reader and a sync. The crash
+/// tests cut the power at each of its storage operations; the fuzz corpus
+/// starts from it.
+pub fn sample_workload() -> Vec<Op> {
+    use Op::*;
+    vec![
+        Alloc(30),
+        Write(0, 1),
+        Write(5, 1),
+        Write(29, 1),
+        Commit,
+        Write(3, 1),
+        Free(7),
+        Alloc(3),
+        Commit,
+        Reader,
+        FreeBulk(2, 10),
+        Write(1, 0),
+        Commit,
+        Alloc(40),
+        Write(33, 1),
+        Write(50, 1),
+        Commit,
+        Write(2, 1),
+        Abort,
+        Free(0),
+        Write(4, 1),
+        Commit,
+        Sync,
+        Write(9, 1),
+        Commit,
+    ]
+}

@@ -10,29 +10,14 @@
 //! `MAPPEDPAGES_BITROT_SEED` the seed.
 
 use std::collections::HashMap;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
-use mappedpages::storage::MemoryStorage;
+use mappedpages::storage::{MemoryStorage, Rng};
 use mappedpages::{Error, Options, PageId, Store, Structure};
 
 const PAGE: usize = 4096;
 const PAGES: usize = 3000;
 const MAGIC: &[u8; 4] = b"BROT";
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// Page `id` as written at generation `generation`: the marker, then bytes
 /// unique to the pair.
@@ -211,12 +196,9 @@ enum Target {
 #[test]
 fn bit_rot_every_flipped_bit_is_found_or_harmless() {
     let flips: usize = std::env::var("MAPPEDPAGES_FLIPS").ok().and_then(|s| s.parse().ok()).unwrap_or(500);
-    let seed = std::env::var("MAPPEDPAGES_BITROT_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64));
-    eprintln!("bit_rot: {flips} flips, MAPPEDPAGES_BITROT_SEED={seed}");
-    let mut rng = Rng(seed | 1);
+    let seed = mappedpages::testing::seed_from_env("MAPPEDPAGES_BITROT_SEED");
+    eprintln!("bit_rot: {flips} flips");
+    let mut rng = Rng::new(seed);
     let started = Instant::now();
     let fx = build(&mut rng);
     let built = started.elapsed();

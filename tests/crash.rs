@@ -3,42 +3,12 @@
 
 use mappedpages::Durability;
 use mappedpages::storage::{Fault, TearPattern};
-use mappedpages::testing::{Op, RunConfig, run};
+use mappedpages::testing::{Op, RunConfig, run, sample_workload};
 use proptest::prelude::*;
 
-fn workload() -> Vec<Op> {
-    use Op::*;
-    vec![
-        Alloc(30),
-        Write(0, 1),
-        Write(5, 1),
-        Write(29, 1),
-        Commit,
-        Write(3, 1),
-        Free(7),
-        Alloc(3),
-        Commit,
-        Reader,
-        FreeBulk(2, 10),
-        Write(1, 0),
-        Commit,
-        Alloc(40),
-        Write(33, 1),
-        Write(50, 1),
-        Commit,
-        Write(2, 1),
-        Abort,
-        Free(0),
-        Write(4, 1),
-        Commit,
-        Sync,
-        Write(9, 1),
-        Commit,
-    ]
-}
-
 fn every_power_cut(durability: Durability) {
-    let clean = run(&workload(), RunConfig { durability, fault: None, final_crash: TearPattern::DropAll }).unwrap();
+    let clean =
+        run(&sample_workload(), RunConfig { durability, fault: None, final_crash: TearPattern::DropAll }).unwrap();
     assert!(clean.commits >= 6);
     let total = clean.storage_ops;
     assert!(total > 20, "workload too small: {total} storage ops");
@@ -52,7 +22,7 @@ fn every_power_cut(durability: Durability) {
             TearPattern::Seeded(k ^ 0xABCD),
         ] {
             let config = RunConfig { durability, fault: Some(Fault::PowerCutAt(k)), final_crash: pattern };
-            if let Err(e) = run(&workload(), config) {
+            if let Err(e) = run(&sample_workload(), config) {
                 panic!("power cut at op {k} of {total}, {pattern:?}: {e}");
             }
             cuts += 1;
@@ -74,12 +44,13 @@ fn crash_power_cut_at_every_write_and_sync_eventual() {
 #[test]
 fn io_error_each_write_sync_and_grow_fails_once() {
     for durability in [Durability::Immediate, Durability::Eventual] {
-        let clean = run(&workload(), RunConfig { durability, fault: None, final_crash: TearPattern::KeepAll }).unwrap();
+        let clean =
+            run(&sample_workload(), RunConfig { durability, fault: None, final_crash: TearPattern::KeepAll }).unwrap();
         for k in 0..clean.storage_ops {
             for fault in [Fault::FailWrite(k), Fault::FailSync(k), Fault::FailGrow(k)] {
                 for pattern in [TearPattern::KeepAll, TearPattern::Seeded(k)] {
                     let config = RunConfig { durability, fault: Some(fault), final_crash: pattern };
-                    if let Err(e) = run(&workload(), config) {
+                    if let Err(e) = run(&sample_workload(), config) {
                         panic!("{fault:?}, {durability:?}, {pattern:?}: {e}");
                     }
                 }

@@ -14,7 +14,7 @@ use std::io::{Read, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use mappedpages::{Durability, Options, PageId, Store};
 
@@ -192,11 +192,8 @@ fn check_recovered(path: &Path, kill_no: usize) -> u64 {
 #[test]
 fn process_kill_recovers_last_commit() {
     let kills: usize = std::env::var("MAPPEDPAGES_KILLS").ok().and_then(|s| s.parse().ok()).unwrap_or(200);
-    let seed = std::env::var("MAPPEDPAGES_KILL_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64));
-    eprintln!("process_kill: {kills} kills, MAPPEDPAGES_KILL_SEED={seed}");
+    let seed = mappedpages::testing::seed_from_env("MAPPEDPAGES_KILL_SEED");
+    eprintln!("process_kill: {kills} kills");
     let mut rng = XorShift(mix(seed) | 1);
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("killed.db");

@@ -55,36 +55,12 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) {
     println!("{}/{name}: {} bytes", dir.display(), bytes.len());
 }
 
+/// The crash tests' sample workload, with a crash before its last commit.
 fn workload() -> Vec<Op> {
-    use Op::*;
-    vec![
-        Alloc(30),
-        Write(0, 1),
-        Write(5, 1),
-        Write(29, 1),
-        Commit,
-        Write(3, 1),
-        Free(7),
-        Alloc(3),
-        Commit,
-        Reader,
-        FreeBulk(2, 10),
-        Write(1, 0),
-        Commit,
-        Alloc(40),
-        Write(33, 1),
-        Write(50, 1),
-        Commit,
-        Write(2, 1),
-        Abort,
-        Free(0),
-        Write(4, 1),
-        Commit,
-        Sync,
-        Crash(7),
-        Write(9, 1),
-        Commit,
-    ]
+    let mut ops = mappedpages::testing::sample_workload();
+    let at = ops.len() - 2;
+    ops.insert(at, Op::Crash(7));
+    ops
 }
 
 /// A long pseudo-random workload (the op mix of `tests/crash.rs`'s proptest),

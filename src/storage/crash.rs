@@ -242,17 +242,30 @@ fn apply(image: &mut Vec<u8>, op: &Op, mut keep_unit: Option<&mut dyn FnMut() ->
     }
 }
 
-/// A small deterministic generator (xorshift64*), so crash images are reproducible.
-struct Rng(u64);
+/// A small deterministic generator (xorshift64*), so crash images (and test
+/// workloads) are reproducible from a seed.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    /// A generator seeded with `seed` (any value).
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    /// The next value.
+    pub fn next(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x >> 12;
         x ^= x << 25;
         x ^= x >> 27;
         self.0 = x;
         x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A value below `n` (`n` > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
     }
 }
 
@@ -283,9 +296,9 @@ impl CrashControl {
     pub fn crash_image(&self, pattern: TearPattern) -> Vec<u8> {
         let st = lock(&self.state);
         let mut image = st.durable.clone();
-        let mut rng = Rng(match pattern {
-            TearPattern::Seeded(seed) => seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
-            _ => 1,
+        let mut rng = Rng::new(match pattern {
+            TearPattern::Seeded(seed) => seed,
+            _ => 0,
         });
         for op in &st.unsynced {
             match pattern {

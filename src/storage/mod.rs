@@ -25,7 +25,7 @@ pub(crate) mod file;
 mod memory;
 mod pages;
 
-pub use crash::{CrashControl, CrashStorage, Fault, OpCounts, TearPattern};
+pub use crash::{CrashControl, CrashStorage, Fault, OpCounts, Rng, TearPattern};
 pub use file::{DEFAULT_RESERVE, FileMode, FileStorage};
 pub use memory::MemoryStorage;
 pub(crate) use pages::PageReader;

@@ -7,7 +7,7 @@
 mod content;
 mod iter;
 
-pub(crate) use content::{internal_content, leaf_content};
+pub(crate) use content::{ContentSummary, internal_content, leaf_content};
 pub use iter::LiveIds;
 
 use crate::error::{Error, Result, Structure};
@@ -17,7 +17,6 @@ use crate::format::{
 use crate::geometry::Geometry;
 use crate::space::SpaceMap;
 use crate::storage::PageReader;
-use content::ContentSummary;
 
 /// Reads one table node and checks its header against what the parent expects.
 pub(crate) fn read_node<'a>(reader: &PageReader<'a>, r: &TableRef, level: usize, first: u64) -> Result<&'a [u8]> {

@@ -14,7 +14,7 @@ use crate::format::{
 };
 use crate::storage::{FileMode, FileStorage, Storage};
 use crate::store::{Shared, now_nanos};
-use crate::table::{TableView, internal_content, leaf_content};
+use crate::table::{ContentSummary, TableView, internal_content, leaf_content};
 use crate::{ContentHash, ReadTxn, Version};
 
 /// What [`Store::export`](crate::Store::export) wrote.
@@ -60,6 +60,21 @@ pub fn export_version<const P: usize>(shared: &Shared, txn: &ReadTxn<'_, P>, pat
     let data_pages = next_page - meta;
 
     // Pass 2: the table, level by level, each node placed after the last.
+    let written = root.version;
+    let place = |next_page: &mut u64, nodes: &mut Vec<(u64, Box<[u8]>)>, page: Box<[u8]>, s: &ContentSummary| {
+        let location = *next_page * spp;
+        *next_page += 1;
+        let r = TableRef {
+            location,
+            written,
+            max_birth: s.max_birth,
+            live: s.live,
+            checksum: hash16(&page),
+            content: s.content,
+        };
+        nodes.push((location, page));
+        r
+    };
     let mut nodes: Vec<(u64, Box<[u8]>)> = Vec::new();
     let depth = root.table_depth;
     let mut level_refs: Vec<(u64, TableRef)> = Vec::new();
@@ -77,18 +92,7 @@ pub fn export_version<const P: usize>(shared: &Shared, txn: &ReadTxn<'_, P>, pat
                 i += 1;
             }
             let s = leaf_content(&page, fanout as usize, first);
-            let location = next_page * spp;
-            next_page += 1;
-            let r = TableRef {
-                location,
-                written: root.version,
-                max_birth: s.max_birth,
-                live: s.live,
-                checksum: hash16(&page),
-                content: s.content,
-            };
-            nodes.push((location, page));
-            level_refs.push((leaf, r));
+            level_refs.push((leaf, place(&mut next_page, &mut nodes, page, &s)));
         }
         for level in 1..depth as usize {
             let fanout = geo.internal_fanout;
@@ -105,18 +109,7 @@ pub fn export_version<const P: usize>(shared: &Shared, txn: &ReadTxn<'_, P>, pat
                     j += 1;
                 }
                 let s = internal_content(&page, fanout as usize, span, first);
-                let location = next_page * spp;
-                next_page += 1;
-                let r = TableRef {
-                    location,
-                    written: root.version,
-                    max_birth: s.max_birth,
-                    live: s.live,
-                    checksum: hash16(&page),
-                    content: s.content,
-                };
-                nodes.push((location, page));
-                parents.push((parent, r));
+                parents.push((parent, place(&mut next_page, &mut nodes, page, &s)));
             }
             level_refs = parents;
         }
