@@ -254,7 +254,7 @@ impl Rng {
     }
 
     /// The next value.
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x >> 12;
         x ^= x << 25;
@@ -265,7 +265,7 @@ impl Rng {
 
     /// A value below `n` (`n` > 0).
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+        self.next_u64() % n
     }
 }
 
@@ -309,11 +309,11 @@ impl CrashControl {
                         apply(&mut image, op, None)
                     }
                 }
-                TearPattern::Seeded(_) => match rng.next() % 3 {
+                TearPattern::Seeded(_) => match rng.next_u64() % 3 {
                     0 => apply(&mut image, op, None),
                     1 => {}
                     _ => {
-                        let mut keep = || rng.next() & 1 == 1;
+                        let mut keep = || rng.next_u64() & 1 == 1;
                         apply(&mut image, op, Some(&mut keep));
                     }
                 },
