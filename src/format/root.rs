@@ -157,8 +157,13 @@ impl Root {
         if root.table_depth > MAX_DEPTH || root.map_depth > MAX_DEPTH {
             return Err(bad(format!("tree depth {}/{} too large", root.table_depth, root.map_depth)));
         }
-        if !root.file_len.is_multiple_of(page_size as u64) || root.file_len == 0 {
-            return Err(bad(format!("file length {} is not a positive multiple of the page size", root.file_len)));
+        if !root.file_len.is_multiple_of(page_size as u64)
+            || root.file_len < super::meta_pages(page_size) * page_size as u64
+        {
+            return Err(bad(format!(
+                "file length {} is not a multiple of the page size covering the header and roots",
+                root.file_len
+            )));
         }
         if root.synced_through > root.version
             || root.structure_floor > root.version
@@ -208,6 +213,15 @@ mod tests {
         let b = sample().encode();
         assert_eq!(Root::decode(&b, 4096, 512).unwrap(), Some(sample()));
         assert_eq!(Root::decode(&[0u8; 512], 4096, 512).unwrap(), None);
+    }
+
+    #[test]
+    fn hostile_file_root_shorter_than_the_meta_area_is_rejected() {
+        // Found by fuzzing: growing from such a length freed the root slots.
+        let root = Root { file_len: 1024, ..sample() };
+        assert!(Root::decode(&root.encode(), 1024, 512).is_err());
+        let root = Root { file_len: 2048, ..sample() };
+        assert!(Root::decode(&root.encode(), 1024, 512).is_ok());
     }
 
     #[test]
