@@ -75,3 +75,10 @@ impl Geometry {
         if depth == 0 { 0 } else { self.sector_cover[depth as usize - 1] }
     }
 }
+
+/// The first id (or sector) of child `i` of a node that starts at `first` and
+/// whose children each cover `span`. Saturates: a hostile tree may claim more
+/// than 64 bits of ids, and its walk must still not overflow.
+pub(crate) fn child_first(first: u64, i: usize, span: u64) -> u64 {
+    first.saturating_add((i as u64).saturating_mul(span))
+}

@@ -9,7 +9,7 @@ use crate::format::{
     DEADLIST_MAGIC, Entry, Hash16, MapNode, MapRef, PENDING_MAGIC, PendingPage, RecordKind, Root, SECTOR, TableNode,
     TableRef, VersionSummary, hash16,
 };
-use crate::geometry::Geometry;
+use crate::geometry::{Geometry, child_first};
 use crate::space::bits_in_use;
 use crate::space::{page_records, read_chain};
 use crate::storage::PageReader;
@@ -205,7 +205,7 @@ impl<'a> Walker<'a> {
         if level == 0 {
             for i in 0..self.geo.leaf_fanout as usize {
                 let e = TableNode::entry(page, i);
-                self.entry(&e, first + i as u64);
+                self.entry(&e, first.saturating_add(i as u64));
             }
             if self.full {
                 let s = leaf_content(page, self.geo.leaf_fanout as usize, first);
@@ -232,7 +232,7 @@ impl<'a> Walker<'a> {
                 );
                 continue;
             }
-            self.table(&c, level - 1, first + i as u64 * span);
+            self.table(&c, level - 1, child_first(first, i, span));
         }
         if self.full {
             let s = internal_content(page, self.geo.internal_fanout as usize, span, first);
@@ -318,7 +318,7 @@ impl<'a> Walker<'a> {
                 self.report(Structure::FreeMap, r.location, None, format!("child {i} newer than its parent"));
                 continue;
             }
-            self.map(&c, level - 1, first + i as u64 * span);
+            self.map(&c, level - 1, child_first(first, i, span));
         }
         if self.full && free != r.free {
             self.report(Structure::FreeMap, r.location, None, "free count in parent disagrees with the node");

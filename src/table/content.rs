@@ -26,7 +26,7 @@ pub(crate) fn leaf_content(page: &[u8], fanout: usize, first: u64) -> ContentSum
         if e.is_allocated() {
             live += 1;
             max_birth = max_birth.max(e.birth);
-            hasher.update(&(first + i as u64).to_le_bytes());
+            hasher.update(&first.saturating_add(i as u64).to_le_bytes());
             hasher.update(&e.content);
         }
     }
@@ -51,7 +51,7 @@ pub(crate) fn internal_content(page: &[u8], fanout: usize, span: u64, first: u64
         if i == 0 {
             only_first = Some(c.content);
         }
-        hasher.update(&(first + i as u64 * span).to_le_bytes());
+        hasher.update(&crate::geometry::child_first(first, i, span).to_le_bytes());
         hasher.update(&c.content);
     }
     let content = match (nonempty, only_first) {

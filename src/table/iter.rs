@@ -55,7 +55,7 @@ impl Iterator for LiveIds<'_> {
                     let i = frame.next;
                     frame.next += 1;
                     if TableNode::entry(frame.page, i).is_allocated() {
-                        return Some(Ok(PageId::from_raw(frame.first + i as u64)));
+                        return Some(Ok(PageId::from_raw(frame.first.saturating_add(i as u64))));
                     }
                 }
                 self.stack.pop();
@@ -71,7 +71,8 @@ impl Iterator for LiveIds<'_> {
             if child.live == 0 || child.location == 0 {
                 continue;
             }
-            let (level, first) = (frame.level - 1, frame.first + i as u64 * geo.id_cover[frame.level - 1]);
+            let (level, first) =
+                (frame.level - 1, crate::geometry::child_first(frame.first, i, geo.id_cover[frame.level - 1]));
             if let Err(e) = self.push(&child, level, first) {
                 self.failed = true;
                 return Some(Err(e));

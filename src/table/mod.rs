@@ -98,7 +98,7 @@ impl<'a> TableView<'a> {
             let start = from.saturating_sub(first) as usize;
             for i in start..self.geo.leaf_fanout as usize {
                 if !TableNode::entry(node, i).is_allocated() {
-                    return Ok(Some(first + i as u64));
+                    return Ok(Some(first.saturating_add(i as u64)));
                 }
             }
             return Ok(None);
@@ -106,7 +106,7 @@ impl<'a> TableView<'a> {
         let span = self.geo.id_cover[level - 1];
         let start = (from.saturating_sub(first) / span) as usize;
         for i in start..self.geo.internal_fanout as usize {
-            let child_first = first + i as u64 * span;
+            let child_first = crate::geometry::child_first(first, i, span);
             let child = TableNode::child(node, i);
             if let Some(id) = self.first_free_in(&child, level - 1, child_first, from)? {
                 return Ok(Some(id));
