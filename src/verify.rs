@@ -175,7 +175,14 @@ impl<'a> Walker<'a> {
     }
 
     fn table(&mut self, r: &TableRef, level: usize, first: u64) {
-        if r.location == 0 || !self.wanted(r.written) {
+        if r.location == 0 {
+            if *r != TableRef::default() {
+                let ids = first..first.saturating_add(self.geo.id_cover[level]);
+                self.report(Structure::TableNode, 0, Some(ids), "an empty subtree's reference is not all zero");
+            }
+            return;
+        }
+        if !self.wanted(r.written) {
             return;
         }
         // Versions share subtrees: each node (and what it reaches) is walked once.
@@ -286,7 +293,13 @@ impl<'a> Walker<'a> {
     }
 
     fn map(&mut self, r: &MapRef, level: usize, first: u64) {
-        if r.location == 0 || !self.wanted(r.written) {
+        if r.location == 0 {
+            if *r != MapRef::default() {
+                self.report(Structure::FreeMap, 0, None, "an absent node's reference is not all zero");
+            }
+            return;
+        }
+        if !self.wanted(r.written) {
             return;
         }
         self.nodes_checked += 1;

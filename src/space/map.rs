@@ -111,7 +111,8 @@ impl<'a> SpaceMap<'a> {
     fn leaf_free(&self, index: u64) -> Result<u64> {
         match self.dirty.get(&index) {
             Some(d) => Ok(d.free),
-            None => Ok(self.committed_ref(0, index)?.free),
+            // An absent leaf has nothing free, whatever its reference claims.
+            None => Ok(self.committed_ref(0, index).map(|r| if r.location == 0 { 0 } else { r.free })?),
         }
     }
 
