@@ -30,13 +30,13 @@ pub(crate) struct PendingGroup {
 }
 
 impl PendingGroup {
-    /// Sectors still held by this group's records.
-    pub fn held_sectors(&self) -> u64 {
+    /// Sectors this group's records would hold with these release flags.
+    pub fn held_sectors_if(&self, structure_released: bool, content_released: bool) -> u64 {
         self.records
             .iter()
             .filter(|r| match r.kind {
-                RecordKind::Structure => !self.structure_released,
-                RecordKind::Content => !self.content_released,
+                RecordKind::Structure => !structure_released,
+                RecordKind::Content => !content_released,
             })
             .map(|r| r.sectors)
             .sum()

@@ -420,13 +420,13 @@ fn plan<'t, const P: usize>(txn: &'t WriteTxn<'_, P>, state: &WriterState) -> Re
         .enumerate()
         .skip(retention.drop_upto)
         .map(|(i, g)| {
-            let mut g = g.clone();
-            g.structure_released |= i < retention.structure_upto;
-            g.content_released |= i < retention.content_upto;
-            g.held_sectors()
+            g.held_sectors_if(
+                g.structure_released || i < retention.structure_upto,
+                g.content_released || i < retention.content_upto,
+            )
         })
         .sum();
-    let pending_sectors = kept + group.as_ref().map_or(0, |g| g.held_sectors());
+    let pending_sectors = kept + group.as_ref().map_or(0, |g| g.held_sectors_if(false, false));
     let file_len = space.file_sectors * SECTOR;
     let root = Root {
         version,
