@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::storage::{FileMode, FileStorage, Storage};
 use crate::store::open_shared;
 use crate::{Options, ReadTxn, Stats, Store, VerifyReport, Version};
@@ -17,9 +17,9 @@ use crate::{Options, ReadTxn, Stats, Store, VerifyReport, Version};
 /// waits:
 ///
 /// - opening read-only while a writer holds the file fails at once with
-///   [`Error::Locked`];
+///   [`Error::Locked`](crate::Error::Locked);
 /// - opening for writing while any read-only handle is open fails at once with
-///   [`Error::Locked`];
+///   [`Error::Locked`](crate::Error::Locked);
 /// - read-only handles never conflict with each other.
 ///
 /// The locks are advisory `flock`-style locks on the open file description, so
@@ -74,12 +74,7 @@ pub struct ReadOnlyStore<const PAGE_SIZE: usize> {
 pub type ReadOnlyPager<const PAGE_SIZE: usize> = ReadOnlyStore<PAGE_SIZE>;
 
 impl<const P: usize> ReadOnlyStore<P> {
-    const VALID_PAGE_SIZE: () = assert!(
-        P.is_power_of_two() && P >= 1024 && P <= 1 << 30,
-        "PAGE_SIZE must be a power of two between 1024 and 2^30"
-    );
-
-    /// Opens the store file at `path` read-only. Fails with [`Error::Locked`] at
+    /// Opens the store file at `path` read-only. Fails with [`Error::Locked`](crate::Error::Locked) at
     /// once if a writer holds it.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         Self::open_with(path, Options::default())
@@ -88,19 +83,16 @@ impl<const P: usize> ReadOnlyStore<P> {
     /// Opens read-only with options (`reserve` and `verify_reads` apply; the
     /// write options are ignored).
     pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Self> {
-        let () = Self::VALID_PAGE_SIZE;
+        let () = Store::<P>::VALID_PAGE_SIZE;
         let storage =
-            FileStorage::open(path.as_ref(), FileMode::ReadOnly, options.reserve).map_err(|e| match e.kind() {
-                std::io::ErrorKind::WouldBlock => Error::Locked,
-                _ => Error::Io { context: "opening the file read-only", source: e },
-            })?;
+            FileStorage::open(path.as_ref(), FileMode::ReadOnly, options.reserve).map_err(crate::store::open_error)?;
         Self::open_on(storage, options)
     }
 
     /// Opens a [`Storage`] read-only: recovers the newest intact commit and
     /// never writes, grows or syncs it.
     pub fn open_on(storage: impl Storage, options: Options) -> Result<Self> {
-        let () = Self::VALID_PAGE_SIZE;
+        let () = Store::<P>::VALID_PAGE_SIZE;
         Ok(ReadOnlyStore { inner: Store { shared: open_shared(Box::new(storage), options, P, false)? } })
     }
 

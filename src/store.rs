@@ -222,7 +222,7 @@ pub struct Store<const PAGE_SIZE: usize> {
 }
 
 impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
-    const VALID_PAGE_SIZE: () = assert!(
+    pub(crate) const VALID_PAGE_SIZE: () = assert!(
         PAGE_SIZE.is_power_of_two() && PAGE_SIZE >= 1024 && PAGE_SIZE <= 1 << 30,
         "PAGE_SIZE must be a power of two between 1024 and 2^30"
     );
@@ -410,7 +410,7 @@ fn check_meta_area(shared: &Shared, reader: &PageReader<'_>, root: &Root, damage
     }
 }
 
-fn open_error(e: std::io::Error) -> Error {
+pub(crate) fn open_error(e: std::io::Error) -> Error {
     match e.kind() {
         std::io::ErrorKind::WouldBlock => Error::Locked,
         std::io::ErrorKind::AlreadyExists => Error::AlreadyExists,

@@ -66,13 +66,7 @@ pub fn page_bytes(id: u64, tag: u64) -> Vec<u8> {
         return vec![0; PAGE];
     }
     let mut out = vec![0u8; PAGE];
-    let mut x = id.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ tag.wrapping_mul(0xD6E8_FEB8_6659_FD93) | 1;
-    for chunk in out.chunks_mut(8) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
-    }
+    fill_pattern(&mut out, id.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ tag.wrapping_mul(0xD6E8_FEB8_6659_FD93));
     out
 }
 
@@ -493,4 +487,16 @@ pub fn sample_workload() -> Vec<Op> {
         Write(9, 1),
         Commit,
     ]
+}
+
+/// Fills `out` with pseudo-random bytes from `seed` (xorshift64, 8 bytes at a
+/// time): distinct, incompressible page contents for tests.
+pub fn fill_pattern(out: &mut [u8], seed: u64) {
+    let mut x = seed | 1;
+    for chunk in out.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+    }
 }

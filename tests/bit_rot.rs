@@ -26,13 +26,7 @@ fn page_bytes(id: u64, generation: u64) -> Vec<u8> {
     out[..4].copy_from_slice(MAGIC);
     out[4..8].copy_from_slice(&(id as u32).to_le_bytes());
     out[8..16].copy_from_slice(&generation.to_le_bytes());
-    let mut x = (id << 32 ^ generation).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    for chunk in out[16..].chunks_mut(8) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
-    }
+    mappedpages::testing::fill_pattern(&mut out[16..], (id << 32 ^ generation).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     out
 }
 

@@ -52,13 +52,7 @@ fn page_bytes(n: u64, id: u64) -> Vec<u8> {
     }
     out[..8].copy_from_slice(&n.to_le_bytes());
     out[8..16].copy_from_slice(&id.to_le_bytes());
-    let mut x = mix(n.wrapping_mul(PAGES) ^ id) | 1;
-    for chunk in out[16..].chunks_mut(8) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
-    }
+    mappedpages::testing::fill_pattern(&mut out[16..], mix(n.wrapping_mul(PAGES) ^ id));
     out
 }
 
