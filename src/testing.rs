@@ -24,6 +24,8 @@ pub enum Op {
     FreeBulk(u16, u8),
     /// Fill the chosen live page with a pattern from this tag (0 = zeros).
     Write(u16, u8),
+    /// Rewrite every live page (a large commit).
+    WriteAll,
     /// Commit the transaction.
     Commit,
     /// Drop the transaction.
@@ -47,7 +49,8 @@ impl Op {
                     0..=2 => Op::Alloc(c[1] % 64 + 1),
                     3 => Op::Free(sel),
                     4 => Op::FreeBulk(sel, c[2] % 16 + 1),
-                    5..=8 => Op::Write(sel, c[2]),
+                    5..=7 => Op::Write(sel, c[2]),
+                    8 => Op::WriteAll,
                     9..=11 => Op::Commit,
                     12 => Op::Abort,
                     13 => Op::Reader,
@@ -271,6 +274,14 @@ pub fn run(ops: &[Op], config: RunConfig) -> Result<RunStats, String> {
                                 work.insert(id, tag);
                             }
                         }
+                        Op::WriteAll => {
+                            for (&id, tag) in work.iter_mut() {
+                                tag_seed += 1;
+                                w.write(PageId::from_raw(id), &page_bytes(id, tag_seed))
+                                    .map_err(|e| format!("write: {e}"))?;
+                                *tag = tag_seed;
+                            }
+                        }
                         Op::Commit => {
                             let next = base_version + 1;
                             m.in_flight = Some((next, work.clone()));
@@ -485,6 +496,15 @@ pub fn sample_workload() -> Vec<Op> {
         Commit,
         Sync,
         Write(9, 1),
+        Commit,
+        // A large commit: its shadow pages are written while they are hashed,
+        // and synced before the root.
+        Alloc(64),
+        Alloc(64),
+        Alloc(64),
+        Alloc(64),
+        Alloc(64),
+        WriteAll,
         Commit,
     ]
 }

@@ -65,6 +65,7 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         2 => any::<u16>().prop_map(Op::Free),
         1 => (any::<u16>(), 1u8..20).prop_map(|(s, n)| Op::FreeBulk(s, n)),
         5 => (any::<u16>(), any::<u8>()).prop_map(|(s, t)| Op::Write(s, t)),
+        1 => Just(Op::WriteAll),
         3 => Just(Op::Commit),
         1 => Just(Op::Abort),
         1 => Just(Op::Reader),

@@ -91,6 +91,7 @@ pub fn encode_op(op: Op) -> [u8; 3] {
         // The selector's high byte doubles as the count: keep it small.
         Op::FreeBulk(sel, n) => [4, sel as u8, n.clamp(1, 16) - 1],
         Op::Write(sel, tag) => [5, sel as u8, tag],
+        Op::WriteAll => [8, 0, 0],
         Op::Commit => [9, 0, 0],
         Op::Abort => [12, 0, 0],
         Op::Reader => [13, 0, 0],

@@ -19,6 +19,9 @@ use super::write::{Slot, WriteTxn};
 /// Runs the commit; always hands the writer state back (changed only on success
 /// or poisoned on a failed write or sync).
 pub(crate) fn commit<const P: usize>(txn: &WriteTxn<'_, P>, mut state: WriterState) -> (Result<Version>, WriterState) {
+    if let Err(e) = settle(txn, &mut state) {
+        return (Err(e), state);
+    }
     let plan = match plan(txn, &state) {
         Ok(plan) => plan,
         Err(e) => {
@@ -111,6 +114,8 @@ struct Plan<'t> {
     writes: Vec<PageWrite>,
     /// Shadow pages, written straight from the transaction's buffers.
     data: Vec<(u64, &'t [u8])>,
+    /// The shadow pages are already written (large commits, while hashing).
+    data_written: bool,
     file_len: u64,
     retention: Retention,
     group: Option<PendingGroup>,
@@ -315,7 +320,28 @@ fn plan<'t, const P: usize>(txn: &'t WriteTxn<'_, P>, state: &WriterState) -> Re
     let frees_estimate = changes.len() + batch.frees.len() + carried.len() + (table_nodes + map_nodes) as usize + 1;
     let lists = pages_for(frees_estimate, geo.page_size, true) as u64 + 1 + deadlist_adds.len() as u64;
     space.reserve(table_nodes + map_nodes + lists, state.hole_hint.min(space.free_hint))?;
-    let hashes = hash_pages(&data);
+    // Large commits write their shadow pages while hashing them. The pages go
+    // to space that no root reaches, so writing them before the plan is done is
+    // safe: if the plan fails, they stay free. Not before the first commit
+    // after open has made the recovered root durable (see write_out).
+    let early = data.len() >= EARLY_WRITE_FROM && state.settle_before_write.is_none();
+    let hashes = if early {
+        let storage = &*shared.storage;
+        let end = space.file_sectors * SECTOR;
+        if end > storage.len() {
+            storage.grow(end).map_err(Error::io("growing the file"))?;
+        }
+        let placed: Vec<(u64, &[u8])> = data.iter().zip(&locations).map(|(&(_, b), &l)| (l, b)).collect();
+        let (written, hashes) = std::thread::scope(|s| {
+            let writer = s.spawn(|| write_runs(storage, placed));
+            let hashes = hash_pages(&data);
+            (writer.join().unwrap_or_else(|p| std::panic::resume_unwind(p)), hashes)
+        });
+        written?;
+        hashes
+    } else {
+        hash_pages(&data)
+    };
     let mut next_data =
         data.iter().map(|(id, _)| *id).zip(locations.iter().copied()).zip(hashes.iter().copied()).peekable();
     for (id, entry) in changes.iter_mut() {
@@ -453,6 +479,7 @@ fn plan<'t, const P: usize>(txn: &'t WriteTxn<'_, P>, state: &WriterState) -> Re
         root,
         writes: batch.writes,
         data,
+        data_written: early,
         file_len,
         retention,
         group,
@@ -506,39 +533,33 @@ fn hash_pages(data: &[(u64, &[u8])]) -> Vec<crate::format::Hash16> {
     })
 }
 
-/// Grows the file, writes every page and the root, and syncs as the durability
-/// level asks. A failed grow leaves the store usable; a failed write or sync
-/// poisons it.
-fn write_out<const P: usize>(txn: &WriteTxn<'_, P>, state: &mut WriterState, plan: &Plan) -> Result<()> {
+/// First commit since open: the recovered root must be durable, and a
+/// rejected root gone, before anything overwrites space they reached. A
+/// failure poisons the store.
+fn settle<const P: usize>(txn: &WriteTxn<'_, P>, state: &mut WriterState) -> Result<()> {
+    let Some(settle) = state.settle_before_write else {
+        return Ok(());
+    };
     let storage = &*txn.shared.storage;
-    let options = &txn.shared.options;
-    if plan.file_len > storage.len() {
-        storage.grow(plan.file_len).map_err(Error::io("growing the file"))?;
-    }
-    if let Some(settle) = state.settle_before_write {
-        // First commit since open: the recovered root must be durable, and a
-        // rejected root gone, before anything overwrites space they reached.
-        state.poisoned = true;
-        if let Some(slot) = settle.clear_slot {
-            storage
-                .write(root_slot_offset(slot), &[0u8; SECTOR as usize])
-                .map_err(Error::io("clearing a rejected root"))?;
-        }
-        storage.sync().map_err(Error::io("syncing the recovered root"))?;
-        state.poisoned = false;
-        state.settle_before_write = None;
-    }
-    // The slot this commit writes held the rejected root (if any): it is gone now.
-    if lock(&txn.shared.rejected).as_ref().is_some_and(|r| r.slot == 1 - state.durable_slot) {
-        *lock(&txn.shared.rejected) = None;
-    }
-    let mut root = plan.root;
-    let mut writes: Vec<(u64, &[u8])> =
-        plan.writes.iter().map(|(l, b)| (*l, &b[..])).chain(plan.data.iter().copied()).collect();
-    writes.sort_unstable_by_key(|(l, _)| *l);
-    let bytes: u64 = writes.iter().map(|(_, b)| b.len() as u64).sum();
-    // Any failed write or sync from here on leaves the file in an unknown state.
     state.poisoned = true;
+    if let Some(slot) = settle.clear_slot {
+        storage
+            .write(root_slot_offset(slot), &[0u8; SECTOR as usize])
+            .map_err(Error::io("clearing a rejected root"))?;
+    }
+    storage.sync().map_err(Error::io("syncing the recovered root"))?;
+    state.poisoned = false;
+    state.settle_before_write = None;
+    Ok(())
+}
+
+/// Commits with at least this many shadow pages write them while hashing.
+const EARLY_WRITE_FROM: usize = 256;
+
+/// Writes pages sorted by location, one vectored write per contiguous run of
+/// at most 1024 pages.
+fn write_runs(storage: &dyn crate::storage::Storage, mut writes: Vec<(u64, &[u8])>) -> Result<()> {
+    writes.sort_unstable_by_key(|(l, _)| *l);
     let mut i = 0;
     while i < writes.len() {
         let start = writes[i].0;
@@ -551,6 +572,30 @@ fn write_out<const P: usize>(txn: &WriteTxn<'_, P>, state: &mut WriterState, pla
         storage.write_vectored(start * SECTOR, &bufs).map_err(Error::io("writing pages"))?;
         i = j;
     }
+    Ok(())
+}
+
+/// Grows the file, writes every page and the root, and syncs as the durability
+/// level asks. A failed grow leaves the store usable; a failed write or sync
+/// poisons it.
+fn write_out<const P: usize>(txn: &WriteTxn<'_, P>, state: &mut WriterState, plan: &Plan) -> Result<()> {
+    let storage = &*txn.shared.storage;
+    let options = &txn.shared.options;
+    if plan.file_len > storage.len() {
+        storage.grow(plan.file_len).map_err(Error::io("growing the file"))?;
+    }
+    // The slot this commit writes held the rejected root (if any): it is gone now.
+    if lock(&txn.shared.rejected).as_ref().is_some_and(|r| r.slot == 1 - state.durable_slot) {
+        *lock(&txn.shared.rejected) = None;
+    }
+    let mut root = plan.root;
+    let data = if plan.data_written { &[][..] } else { &plan.data[..] };
+    let writes: Vec<(u64, &[u8])> = plan.writes.iter().map(|(l, b)| (*l, &b[..])).chain(data.iter().copied()).collect();
+    let bytes: u64 = writes.iter().map(|(_, b)| b.len() as u64).sum::<u64>()
+        + if plan.data_written { plan.data.iter().map(|(_, b)| b.len() as u64).sum() } else { 0 };
+    // Any failed write or sync from here on leaves the file in an unknown state.
+    state.poisoned = true;
+    write_runs(storage, writes)?;
     let durable =
         options.durability == Durability::Immediate || state.unsynced_bytes + bytes >= options.eventual_sync_bytes;
     if durable && bytes >= options.presync_bytes {
