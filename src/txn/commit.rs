@@ -322,8 +322,8 @@ fn plan<'t, const P: usize>(txn: &'t WriteTxn<'_, P>, state: &WriterState) -> Re
     space.reserve(table_nodes + map_nodes + lists, state.hole_hint.min(space.free_hint))?;
     // Large commits write their shadow pages while hashing them. The pages go
     // to space that no root reaches, so writing them before the plan is done is
-    // safe: if the plan fails, they stay free. Not before the first commit
-    // after open has made the recovered root durable (see write_out).
+    // safe: if the plan fails, they stay free. Never before `settle` has made
+    // the recovered root durable.
     let early = data.len() >= EARLY_WRITE_FROM && state.settle_before_write.is_none();
     let hashes = if early {
         let storage = &*shared.storage;
@@ -589,10 +589,10 @@ fn write_out<const P: usize>(txn: &WriteTxn<'_, P>, state: &mut WriterState, pla
         *lock(&txn.shared.rejected) = None;
     }
     let mut root = plan.root;
+    let bytes: u64 = plan.writes.iter().map(|(_, b)| b.len() as u64).sum::<u64>()
+        + plan.data.iter().map(|(_, b)| b.len() as u64).sum::<u64>();
     let data = if plan.data_written { &[][..] } else { &plan.data[..] };
     let writes: Vec<(u64, &[u8])> = plan.writes.iter().map(|(l, b)| (*l, &b[..])).chain(data.iter().copied()).collect();
-    let bytes: u64 = writes.iter().map(|(_, b)| b.len() as u64).sum::<u64>()
-        + if plan.data_written { plan.data.iter().map(|(_, b)| b.len() as u64).sum() } else { 0 };
     // Any failed write or sync from here on leaves the file in an unknown state.
     state.poisoned = true;
     write_runs(storage, writes)?;
