@@ -1,0 +1,111 @@
+//! How commits reach the disk, counted rather than timed: on the virtual disks
+//! we measure on, a durable commit costs by the number of separate regions it
+//! writes (see README, "Benchmarks"). A storage wrapper counts the writes (each
+//! `write` or `write_vectored` call is one contiguous region) and syncs.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use mappedpages::storage::{MemoryStorage, RawView, Storage};
+use mappedpages::{Options, PageId, Store};
+
+const P: usize = 4096;
+
+#[derive(Default)]
+struct Counts {
+    regions: AtomicU64,
+    syncs: AtomicU64,
+}
+
+struct Counting {
+    inner: MemoryStorage,
+    counts: Arc<Counts>,
+}
+
+impl Storage for Counting {
+    fn len(&self) -> u64 {
+        self.inner.len()
+    }
+    fn grow(&self, new_len: u64) -> std::io::Result<()> {
+        self.inner.grow(new_len)
+    }
+    fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        self.counts.regions.fetch_add(1, Ordering::Relaxed);
+        self.inner.write(offset, data)
+    }
+    fn write_vectored(&self, offset: u64, bufs: &[&[u8]]) -> std::io::Result<()> {
+        self.counts.regions.fetch_add(1, Ordering::Relaxed);
+        self.inner.write_vectored(offset, bufs)
+    }
+    fn sync(&self) -> std::io::Result<()> {
+        self.counts.syncs.fetch_add(1, Ordering::Relaxed);
+        self.inner.sync()
+    }
+    fn view(&self) -> RawView {
+        self.inner.view()
+    }
+}
+
+#[test]
+fn layout_one_page_commits_write_three_regions_and_sync_once() {
+    let counts = Arc::new(Counts::default());
+    let disk = Counting { inner: MemoryStorage::with_capacity(1 << 30).unwrap(), counts: counts.clone() };
+    let store = Store::<P>::create_on(disk, Options::default()).unwrap();
+    let live = 5_000u64;
+    let mut w = store.begin_write().unwrap();
+    let ids = w.alloc_bulk(live as usize).unwrap();
+    let mut page = vec![7u8; P];
+    for &id in &ids {
+        w.write(id, &page).unwrap();
+    }
+    w.commit().unwrap();
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut commit = |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let mut w = store.begin_write().unwrap();
+        page[..8].copy_from_slice(&n.to_le_bytes());
+        w.write(PageId::from_raw(x % live), &page).unwrap();
+        w.commit().unwrap();
+    };
+    // Warm up: the first commits after the bulk load find the space freshly
+    // grown; then the layout settles.
+    for n in 0..2_000 {
+        commit(n);
+    }
+    let (regions, syncs) = (counts.regions.load(Ordering::Relaxed), counts.syncs.load(Ordering::Relaxed));
+    let file = store.stats().physical_pages;
+    let n = 5_000;
+    for i in 0..n {
+        commit(2_000 + i);
+    }
+    let regions = counts.regions.load(Ordering::Relaxed) - regions;
+    let syncs = counts.syncs.load(Ordering::Relaxed) - syncs;
+    // The page (first fit), one run of metadata, the root: three regions, one sync.
+    assert_eq!(syncs, n, "one fdatasync per commit");
+    assert!(regions <= 3 * n, "{regions} regions in {n} commits: more than the page, one metadata run and the root");
+    // Steady state: the file stopped growing.
+    assert_eq!(store.stats().physical_pages, file, "the file grew in steady state");
+    assert!(store.verify().unwrap().is_clean());
+}
+
+#[test]
+fn layout_a_bulk_load_writes_its_pages_as_one_run() {
+    let counts = Arc::new(Counts::default());
+    let disk = Counting { inner: MemoryStorage::with_capacity(1 << 30).unwrap(), counts: counts.clone() };
+    let store = Store::<P>::create_on(disk, Options::default()).unwrap();
+    let (regions, syncs) = (counts.regions.load(Ordering::Relaxed), counts.syncs.load(Ordering::Relaxed));
+    let mut w = store.begin_write().unwrap();
+    for (i, id) in w.alloc_bulk(1_000).unwrap().into_iter().enumerate() {
+        w.write(id, &vec![i as u8 | 1; P]).unwrap();
+    }
+    w.commit().unwrap();
+    let regions = counts.regions.load(Ordering::Relaxed) - regions;
+    let syncs = counts.syncs.load(Ordering::Relaxed) - syncs;
+    // The data run (written while it is hashed), the metadata run, the root;
+    // the first commit after open also syncs before it starts.
+    assert!(regions <= 3, "{regions} regions for a 1 000-page load");
+    assert_eq!(syncs, 2);
+    assert!(store.verify().unwrap().is_clean());
+}
