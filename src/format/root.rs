@@ -154,6 +154,9 @@ impl Root {
             snapshot_sectors: get_u64(b, 272),
             history_start: get_u64(b, 280),
         };
+        if root.version == u64::MAX {
+            return Err(bad("version u64::MAX leaves no version for the next commit".into()));
+        }
         if root.table_depth > MAX_DEPTH || root.map_depth > MAX_DEPTH {
             return Err(bad(format!("tree depth {}/{} too large", root.table_depth, root.map_depth)));
         }
@@ -222,6 +225,15 @@ mod tests {
         assert!(Root::decode(&root.encode(), 1024, 512).is_err());
         let root = Root { file_len: 2048, ..sample() };
         assert!(Root::decode(&root.encode(), 1024, 512).is_ok());
+    }
+
+    #[test]
+    fn hostile_file_root_with_the_last_version_is_rejected() {
+        // Found by fuzzing: committing on top of it overflowed the version.
+        let root = Root { version: u64::MAX, ..sample() };
+        assert!(Root::decode(&root.encode(), 4096, 512).is_err());
+        let root = Root { version: u64::MAX - 1, ..sample() };
+        assert!(Root::decode(&root.encode(), 4096, 512).is_ok());
     }
 
     #[test]

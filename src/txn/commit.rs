@@ -130,7 +130,8 @@ fn plan<'t, const P: usize>(txn: &'t WriteTxn<'_, P>, state: &WriterState) -> Re
     let shared = txn.shared;
     let geo = &shared.geo;
     let base = &*txn.base;
-    let version = base.version + 1;
+    // Decoding refuses a root with the last version; a root made here is one newer.
+    let version = base.version.checked_add(1).ok_or(Error::Full("version numbers are exhausted"))?;
     let now = now_nanos();
     let reader = txn.reader();
     let mut space = SpaceMap::new(
