@@ -144,6 +144,13 @@ impl TableNode {
         TableRef::read(page, NODE_HEADER + i * TableRef::SIZE)
     }
 
+    /// The location and `written` of child `i` of an internal page (the first
+    /// two fields of its reference).
+    pub fn child_link(page: &[u8], i: usize) -> (u64, u64) {
+        let at = NODE_HEADER + i * TableRef::SIZE;
+        (get_u64(page, at), get_u64(page, at + 8))
+    }
+
     /// Writes child `i` of an internal page.
     pub fn set_child(page: &mut [u8], i: usize, r: &TableRef) {
         r.write(page, NODE_HEADER + i * TableRef::SIZE)

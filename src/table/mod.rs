@@ -20,15 +20,26 @@ use crate::storage::PageReader;
 
 /// Reads one table node and checks its header against what the parent expects.
 pub(crate) fn read_node<'a>(reader: &PageReader<'a>, r: &TableRef, level: usize, first: u64) -> Result<&'a [u8]> {
-    let page = reader.page(r.location, Structure::TableNode)?;
+    read_node_at(reader, r.location, r.written, level, first)
+}
+
+/// [`read_node`] from the two fields of a reference it needs.
+fn read_node_at<'a>(
+    reader: &PageReader<'a>,
+    location: u64,
+    written: u64,
+    level: usize,
+    first: u64,
+) -> Result<&'a [u8]> {
+    let page = reader.page(location, Structure::TableNode)?;
     let h = NodeHeader::read(page);
-    if h.magic != TABLE_MAGIC || h.level as usize != level || h.first != first || h.written != r.written {
+    if h.magic != TABLE_MAGIC || h.level as usize != level || h.first != first || h.written != written {
         return Err(Error::corrupt(
             Structure::TableNode,
-            r.location * SECTOR,
+            location * SECTOR,
             format!(
-                "node header {:?}/level {}/first {}/written {} where level {level}, first {first}, written {} was expected",
-                h.magic, h.level, h.first, h.written, r.written
+                "node header {:?}/level {}/first {}/written {} where level {level}, first {first}, written {written} was expected",
+                h.magic, h.level, h.first, h.written
             ),
         ));
     }
@@ -53,21 +64,23 @@ impl<'a> TableView<'a> {
         if root.table_depth == 0 {
             return Ok(Entry::default());
         }
-        let mut r = root.table;
+        // The hot path of every read: only the location and version of each
+        // child are decoded on the way down.
+        let (mut location, mut written) = (root.table.location, root.table.written);
         let mut level = root.table_depth as usize - 1;
         let mut first = 0u64;
         loop {
-            if r.location == 0 {
+            if location == 0 {
                 return Ok(Entry::default());
             }
-            let node = read_node(&self.reader, &r, level, first)?;
+            let node = read_node_at(&self.reader, location, written, level, first)?;
             if level == 0 {
                 return Ok(TableNode::entry(node, (id - first) as usize));
             }
             let span = self.geo.id_cover[level - 1];
             let idx = (id - first) / span;
             first += idx * span;
-            r = TableNode::child(node, idx as usize);
+            (location, written) = TableNode::child_link(node, idx as usize);
             level -= 1;
         }
     }
