@@ -323,9 +323,9 @@ fn plan<'t, const P: usize>(txn: &'t WriteTxn<'_, P>, state: &WriterState) -> Re
     space.reserve(table_nodes + map_nodes + lists, state.hole_hint.min(space.free_hint))?;
     // Large commits write their shadow pages while hashing them. The pages go
     // to space that no root reaches, so writing them before the plan is done is
-    // safe: if the plan fails, they stay free. Never before `settle` has made
-    // the recovered root durable.
-    let early = data.len() >= EARLY_WRITE_FROM && state.settle_before_write.is_none();
+    // safe: if the plan fails, they stay free. (`commit` has already run
+    // `settle`, so the recovered root is durable.)
+    let early = data.len() >= EARLY_WRITE_FROM;
     let hashes = if early {
         let storage = &*shared.storage;
         let end = space.file_sectors * SECTOR;
