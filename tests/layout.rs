@@ -109,3 +109,54 @@ fn layout_a_bulk_load_writes_its_pages_as_one_run() {
     assert_eq!(syncs, 2);
     assert!(store.verify().unwrap().is_clean());
 }
+
+#[test]
+fn layout_hundred_page_commits_write_one_run_and_the_root_while_holes_last() {
+    let counts = Arc::new(Counts::default());
+    let disk = Counting { inner: MemoryStorage::with_capacity(1 << 30).unwrap(), counts: counts.clone() };
+    let store = Store::<P>::create_on(disk, Options::default()).unwrap();
+    let live = 60_000u64;
+    // Loaded in four commits, as an application would: their metadata runs
+    // leave holes low in the file.
+    let mut page = vec![7u8; P];
+    for _ in 0..4 {
+        let mut w = store.begin_write().unwrap();
+        for id in w.alloc_bulk(live as usize / 4).unwrap() {
+            w.write(id, &page).unwrap();
+        }
+        w.commit().unwrap();
+    }
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut commit = |n: u64| {
+        let before = counts.regions.load(Ordering::Relaxed);
+        let mut w = store.begin_write().unwrap();
+        page[..8].copy_from_slice(&n.to_le_bytes());
+        for _ in 0..100 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            w.write(PageId::from_raw(x % live), &page).unwrap();
+        }
+        w.commit().unwrap();
+        counts.regions.load(Ordering::Relaxed) - before
+    };
+    // After the load the file has room past its data: the shadow pages, the
+    // table, free-map and list pages of each commit go out as one run, then
+    // the root.
+    for n in 0..40 {
+        let regions = commit(n);
+        eprintln!("{n}: {regions} {:?}", store.stats().physical_pages);
+        assert!(regions <= 200, "commit {n} wrote {regions} regions: more than one run and the root");
+    }
+    // Random overwrites leave the free space in small holes; commits fill
+    // them, and the file stops growing.
+    for n in 40..300 {
+        commit(n);
+    }
+    let file = store.stats().physical_pages;
+    for n in 300..400 {
+        commit(n);
+    }
+    assert_eq!(store.stats().physical_pages, file, "the file grew in steady state");
+    assert!(store.verify().unwrap().is_clean());
+}

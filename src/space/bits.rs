@@ -63,6 +63,35 @@ pub(crate) fn first_free_unit(bits: &[u8], start: u64, count: u64, unit: u64) ->
     (start..count).find(|&k| all_free(bits, k * unit, unit))
 }
 
+/// True when the `unit` bits of unit `k` are clear.
+#[inline]
+pub(crate) fn unit_free(bits: &[u8], k: u64, unit: u64) -> bool {
+    if unit == 8 { bits[k as usize] == 0 } else { all_free(bits, k * unit, unit) }
+}
+
+/// How many units from `start` (before `end`) are free, counted until the
+/// first unit with a bit in use.
+pub(crate) fn free_units_from(bits: &[u8], start: u64, end: u64, unit: u64) -> u64 {
+    if start >= end {
+        return 0;
+    }
+    if unit == 8 {
+        // A byte per unit: count zero bytes a word at a time.
+        let bytes = &bits[start as usize..end as usize];
+        let mut n = 0usize;
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            let v = u64::from_le_bytes(w.try_into().expect("8 bytes"));
+            if v != 0 {
+                return (n + v.trailing_zeros() as usize / 8) as u64;
+            }
+            n += 8;
+        }
+        return (n + words.remainder().iter().take_while(|&&b| b == 0).count()) as u64;
+    }
+    (start..end).take_while(|&k| all_free(bits, k * unit, unit)).count() as u64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,5 +112,22 @@ mod tests {
         assert_eq!(first_free_unit(&b, 2, 8, 8), Some(6));
         assert_eq!(first_free_unit(&b, 0, 32, 2), Some(0));
         assert_eq!(first_free_unit(&b, 1, 32, 2), Some(4));
+        assert_eq!(free_units_from(&b, 0, 32, 2), 1);
+        assert_eq!(free_units_from(&b, 4, 32, 2), 4);
+        assert_eq!(free_units_from(&b, 3, 32, 2), 0);
+        assert_eq!(free_units_from(&b, 23, 32, 2), 9);
+        assert_eq!(free_units_from(&b, 23, 30, 2), 7);
+    }
+
+    #[test]
+    fn free_bytes_are_counted_across_words() {
+        let mut b = vec![0u8; 40];
+        b[21] = 0x10;
+        assert_eq!(free_units_from(&b, 0, 40, 8), 21);
+        assert_eq!(free_units_from(&b, 3, 40, 8), 18);
+        assert_eq!(free_units_from(&b, 3, 10, 8), 7);
+        assert_eq!(free_units_from(&b, 21, 40, 8), 0);
+        assert_eq!(free_units_from(&b, 22, 40, 8), 18);
+        assert_eq!(free_units_from(&b, 22, 22, 8), 0);
     }
 }

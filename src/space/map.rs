@@ -2,7 +2,7 @@
 //! the mapping, changed leaves are copied into memory, and a commit writes the
 //! changed leaves and their ancestors to newly allocated pages.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use super::bits;
 use crate::error::{Error, Result, Structure};
@@ -13,6 +13,9 @@ use crate::table::Batch;
 
 /// Smallest growth step, in bytes.
 const MIN_GROW: u64 = 1 << 20;
+
+/// Most holes one reservation may span.
+pub(crate) const MAX_EXTENTS: usize = 16;
 
 struct DirtyLeaf {
     bits: Box<[u8]>,
@@ -28,14 +31,17 @@ pub(crate) struct SpaceMap<'a> {
     /// Sectors in the file as this transaction sees it (grows on demand).
     pub file_sectors: u64,
     dirty: BTreeMap<u64, DirtyLeaf>,
-    /// Sectors set aside for this commit: (next, end).
-    reserved: Option<(u64, u64)>,
+    /// Sectors set aside for this commit, as extents (next, end) used in order.
+    reserved: VecDeque<(u64, u64)>,
     /// No free page lies below this sector (first-fit starts here).
     pub free_hint: u64,
     /// Where the last reservation started.
     pub last_hole: Option<u64>,
     /// Upper bound on the file's length, in sectors.
     max_sectors: u64,
+    /// No hole is longer than this many pages (known after a search of the
+    /// whole file failed; allocations only shorten holes, growth forgets it).
+    largest_hole: Option<u64>,
 }
 
 /// Reads a committed free-map node and checks its header.
@@ -71,7 +77,8 @@ impl<'a> SpaceMap<'a> {
             base_depth,
             file_sectors,
             dirty: BTreeMap::new(),
-            reserved: None,
+            reserved: VecDeque::new(),
+            largest_hole: None,
             free_hint: 0,
             last_hole: None,
             max_sectors,
@@ -173,17 +180,28 @@ impl<'a> SpaceMap<'a> {
     /// lasts, then first-fit.
     pub fn alloc_run(&mut self, max_pages: u64) -> Result<(u64, u64)> {
         let spp = self.geo.spp;
-        if let Some((next, end)) = self.reserved
-            && next < end
-        {
+        while let Some(&(next, end)) = self.reserved.front() {
+            if end - next < spp {
+                self.reserved.pop_front();
+                continue;
+            }
             let pages = max_pages.min((end - next) / spp);
-            self.reserved = Some((next + pages * spp, end));
+            self.reserved[0].0 = next + pages * spp;
             self.set(next, pages * spp, true)?;
             return Ok((next, pages));
         }
-        let first = match self.find_free(self.free_hint.max(self.geo.first_data_sector))? {
+        self.alloc_first_fit(self.free_hint, max_pages)
+    }
+
+    /// Between 1 and `max_pages` contiguous pages at the first free page at or
+    /// after `from` (growing the file when there is none), within one leaf.
+    fn alloc_first_fit(&mut self, from: u64, max_pages: u64) -> Result<(u64, u64)> {
+        let spp = self.geo.spp;
+        let first = match self.find_free(from.max(self.geo.first_data_sector))? {
             Some(s) => {
-                self.free_hint = s;
+                if from <= self.free_hint {
+                    self.free_hint = s;
+                }
                 s
             }
             None => {
@@ -211,42 +229,108 @@ impl<'a> SpaceMap<'a> {
         Ok((first, pages))
     }
 
-    /// Sets aside `pages` contiguous free pages for the next allocations, so that
-    /// a commit's pages go to disk as one sequential write: the first hole big
-    /// enough at or after `hint` (then from the start), else the end of the file
-    /// when free space is scarce. When the free space is plentiful but only in
-    /// small holes, nothing is reserved and allocation fills the holes.
+    /// Sets aside `pages` free pages for the next allocations, so that a
+    /// commit's pages go to disk as few sequential writes: the first hole big
+    /// enough at or after `hint` (then from the start); else, when free space
+    /// is scarce, the end of the file; else up to [`MAX_EXTENTS`] holes of at
+    /// least `pages / MAX_EXTENTS` pages, in address order from `hint`. When
+    /// the free space lies only in smaller holes, nothing is reserved and
+    /// allocation fills the holes, lowest first.
     pub fn reserve(&mut self, pages: u64, hint: u64) -> Result<()> {
-        let spp = self.geo.spp;
-        let want = pages * spp;
-        let hint = hint.max(self.geo.first_data_sector);
-        let found = match self.find_hole(hint, want)? {
-            Some(s) => Some(s),
-            None if hint > self.geo.first_data_sector => {
-                self.find_hole(self.geo.first_data_sector, want)?.filter(|&s| s < hint)
-            }
-            None => None,
-        };
-        let start = match found {
-            Some(s) => s,
-            None => {
-                let free = self.free_sectors()?;
-                let data = self.file_sectors - self.geo.first_data_sector;
-                if free >= 2 * want && free * 5 >= data {
-                    self.reserved = None;
-                    return Ok(());
-                }
-                // Append after the last used sector: a free tail joins the reservation.
-                let tail = self.free_tail()?;
-                let start = self.file_sectors - tail;
-                if tail < want {
-                    self.grow(want - tail)?;
-                }
-                start
-            }
-        };
-        self.reserved = Some((start, start + want));
+        if self.reserve_hole(pages, hint)? {
+            return Ok(());
+        }
+        let want = pages * self.geo.spp;
+        if !self.scarce(pages)? {
+            return self.reserve_holes(pages, hint);
+        }
+        // Append after the last used sector: a free tail joins the reservation,
+        // and all of the tail is reserved, so that what the commit places next
+        // follows in the same run.
+        let tail = self.free_tail()?;
+        let start = self.file_sectors - tail;
+        if tail < want {
+            self.grow(want - tail)?;
+        }
+        self.reserved.push_back((start, self.file_sectors));
         self.last_hole = Some(start);
+        Ok(())
+    }
+
+    /// True when free space is scarce for `pages` more: under twice as much,
+    /// or under a fifth of the file. A reservation then appends to the file.
+    pub fn scarce(&self, pages: u64) -> Result<bool> {
+        let want = pages * self.geo.spp;
+        let free = self.free_sectors()?;
+        let data = self.file_sectors - self.geo.first_data_sector;
+        Ok(free < 2 * want || free * 5 < data)
+    }
+
+    /// Pages still set aside.
+    pub fn reserved_pages(&self) -> u64 {
+        self.reserved.iter().map(|(next, end)| (end - next) / self.geo.spp).sum()
+    }
+
+    /// Sets aside the first hole of `pages` free pages at or after `hint`
+    /// (then from the start), if there is one.
+    pub fn reserve_hole(&mut self, pages: u64, hint: u64) -> Result<bool> {
+        let want = pages * self.geo.spp;
+        let hint = hint.max(self.geo.first_data_sector);
+        self.reserved.clear();
+        if self.largest_hole.is_some_and(|m| pages > m) {
+            return Ok(false);
+        }
+        let (mut found, mut largest) = self.find_hole(hint, want)?;
+        if found.is_none() && hint > self.geo.first_data_sector {
+            (found, largest) = self.find_hole(self.geo.first_data_sector, want)?;
+            found = found.filter(|&s| s < hint);
+        }
+        match found {
+            Some(start) => {
+                self.reserved.push_back((start, start + want));
+                self.last_hole = Some(start);
+            }
+            // The last search ran over the whole file.
+            None => self.largest_hole = Some(largest),
+        }
+        Ok(found.is_some())
+    }
+
+    /// Reserves `pages` in up to [`MAX_EXTENTS`] holes of at least
+    /// `pages / MAX_EXTENTS` pages, from `hint` on and then from the start;
+    /// reserves nothing if they do not hold `pages`.
+    fn reserve_holes(&mut self, pages: u64, hint: u64) -> Result<()> {
+        let spp = self.geo.spp;
+        let hint = hint.max(self.geo.first_data_sector);
+        let min = pages.div_ceil(MAX_EXTENTS as u64).max(1);
+        if self.largest_hole.is_some_and(|m| min > m) {
+            return Ok(());
+        }
+        let mut need = pages;
+        let mut extents: Vec<(u64, u64)> = Vec::new();
+        for (from, limit) in [(hint, u64::MAX), (self.geo.first_data_sector, hint)] {
+            self.scan_holes(from, min, need, |start, len| {
+                if start >= limit {
+                    return false;
+                }
+                // The second pass stops short of the first one's holes.
+                let len = len.min((limit - start) / spp);
+                if len < min {
+                    return true;
+                }
+                let take = len.min(need);
+                extents.push((start, start + take * spp));
+                need -= take;
+                need > 0 && extents.len() < MAX_EXTENTS
+            })?;
+            if need == 0 || extents.len() == MAX_EXTENTS {
+                break;
+            }
+        }
+        if need == 0 {
+            self.last_hole = extents.first().map(|e| e.0);
+            self.reserved.extend(extents);
+        }
         Ok(())
     }
 
@@ -290,16 +374,36 @@ impl<'a> SpaceMap<'a> {
     }
 
     /// First run of at least `want` free page-aligned sectors at or after
-    /// `from`. Runs may cross leaves.
-    fn find_hole(&mut self, from: u64, want: u64) -> Result<Option<u64>> {
+    /// `from`, and (when there is none) an upper bound on the longest run
+    /// there, in pages. Runs may cross leaves.
+    fn find_hole(&mut self, from: u64, want: u64) -> Result<(Option<u64>, u64)> {
+        let pages = want.div_ceil(self.geo.spp).max(1);
+        let mut found = None;
+        let largest = self.scan_holes(from, pages, pages, |start, _| {
+            found = Some(start);
+            false
+        })?;
+        Ok((found, largest))
+    }
+
+    /// Calls `found(start, pages)` for each run of at least `min` free pages at
+    /// or after `from`, in address order, until it returns false. Runs may
+    /// cross leaves; a run longer than `cap` pages is reported as its first
+    /// `cap` pages, and the scan goes on after them. Returns an upper bound on
+    /// the longest run it passed over (runs in leaves it skipped are shorter
+    /// than `min`).
+    fn scan_holes(&mut self, from: u64, min: u64, cap: u64, mut found: impl FnMut(u64, u64) -> bool) -> Result<u64> {
         let spl = self.spl();
         let spp = self.geo.spp;
+        let (min, cap) = (min.max(1), cap.max(min.max(1)));
         let from = from.div_ceil(spp) * spp;
         let last_leaf = self.file_sectors.div_ceil(spl);
+        // The open run: its first sector and length in pages.
         let (mut run_start, mut run) = (0u64, 0u64);
+        let mut largest = min - 1;
         for index in from / spl..last_leaf {
             let leaf_start = index * spl;
-            if self.leaf_free(index)? < spp.max(want.min(spl)) && run == 0 {
+            if run == 0 && self.leaf_free(index)? < spp * min.min(spl / spp) {
                 continue;
             }
             let committed;
@@ -308,6 +412,9 @@ impl<'a> SpaceMap<'a> {
                 None => {
                     let r = self.committed_ref(0, index)?;
                     if r.location == 0 {
+                        if run >= min && !found(run_start, run) {
+                            return Ok(u64::MAX);
+                        }
                         run = 0;
                         continue;
                     }
@@ -317,29 +424,70 @@ impl<'a> SpaceMap<'a> {
             };
             let units = (self.file_sectors.min(leaf_start + spl) - leaf_start) / spp;
             let mut k = from.saturating_sub(leaf_start) / spp;
-            if k > 0 {
-                run = 0;
-            }
+            let free = |k: u64| bits::unit_free(bits, k, spp);
             while k < units {
-                if bits::all_free(bits, k * spp, spp) {
-                    if run == 0 {
-                        run_start = leaf_start + k * spp;
+                if run > 0 {
+                    // A run open from the last leaf, or one long enough: extend it.
+                    let more = bits::free_units_from(bits, k, units.min(k + cap - run), spp);
+                    run += more;
+                    k += more;
+                    largest = largest.max(run);
+                    if run < cap && k == units {
+                        break;
                     }
-                    run += spp;
-                    if run >= want {
-                        return Ok(Some(run_start));
+                    if run >= min && !found(run_start, run) {
+                        return Ok(u64::MAX);
                     }
-                    k += 1;
-                } else {
                     run = 0;
-                    k = bits::first_free_unit(bits, k + 1, units, spp).unwrap_or(units);
+                    continue;
+                }
+                if k + min > units {
+                    // Only a run reaching the leaf's end may still be long enough.
+                    let tail = (k..units).rev().take_while(|&u| free(u)).count() as u64;
+                    if tail > 0 {
+                        (run_start, run) = (leaf_start + (units - tail) * spp, tail);
+                        largest = largest.max(run);
+                    }
+                    break;
+                }
+                // Look `min` units ahead: a used unit there rules out every run
+                // starting before it (runs shorter than `min` are never seen).
+                let p = k + min - 1;
+                if !free(p) {
+                    k = p + 1;
+                    continue;
+                }
+                let mut q = p;
+                while q > k && free(q - 1) {
+                    q -= 1;
+                }
+                if q > k {
+                    k = q;
+                    continue;
+                }
+                // Units k..=p are free: a run of at least `min`, extended above.
+                (run_start, run) = (leaf_start + k * spp, min);
+                k = p + 1;
+                largest = largest.max(run);
+                if run >= cap {
+                    if !found(run_start, run) {
+                        return Ok(u64::MAX);
+                    }
+                    run = 0;
                 }
             }
-            if units * spp < spl {
+            // A partial last leaf ends the file: no run crosses it.
+            if units * spp < spl && run > 0 {
+                if run >= min && !found(run_start, run) {
+                    return Ok(u64::MAX);
+                }
                 run = 0;
             }
         }
-        Ok(None)
+        if run >= min && !found(run_start, run) {
+            return Ok(u64::MAX);
+        }
+        Ok(largest)
     }
 
     /// First free page-aligned sector at or after `from`.
@@ -373,6 +521,7 @@ impl<'a> SpaceMap<'a> {
     /// Grows the file by at least `sectors` and marks the new sectors free.
     fn grow(&mut self, sectors: u64) -> Result<()> {
         let old = self.file_sectors;
+        self.largest_hole = None;
         let step = sectors.max(old / 4).max(MIN_GROW / SECTOR);
         let new = (old + step).div_ceil(self.geo.spp) * self.geo.spp;
         if new > self.max_sectors {
@@ -460,6 +609,13 @@ impl<'a> SpaceMap<'a> {
             .copied()
             .ok_or_else(|| Error::corrupt(Structure::FreeMap, 0, "free-map top missing after commit"))?;
         Ok((top, depth, extra))
+    }
+
+    /// How many map nodes a commit writes if `extra_leaves` more leaves change:
+    /// the changed leaves and their ancestors, plus a path per extra leaf.
+    pub fn changed_nodes_with(&self, extra_leaves: u64) -> u64 {
+        let depth = self.geo.map_depth_for(self.file_sectors);
+        self.dirty_nodes(depth).len() as u64 + extra_leaves * depth as u64
     }
 
     /// Changed leaves and all their ancestors, as (level, index).

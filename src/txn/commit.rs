@@ -98,6 +98,9 @@ fn republish<const P: usize>(txn: &WriteTxn<'_, P>, state: &WriterState) {
 /// Commits with at least this many shadow pages place them in one run.
 const SEQUENTIAL_FROM: usize = 32;
 
+/// Free-map leaves a commit's run may span, beyond those already changed.
+const RUN_LEAVES: u64 = 2;
+
 /// Prefix lengths of the pending groups (oldest first) whose structure records,
 /// content records, or pages this commit releases.
 #[derive(Default)]
@@ -293,19 +296,8 @@ fn plan<'t, const P: usize>(txn: &'t WriteTxn<'_, P>, state: &WriterState) -> Re
             Slot::Freed => changes.push((id, Entry::default())),
         }
     }
-    // Shadow pages go to one contiguous run when a hole (or the file's end) has
-    // room, so the commit reaches the disk as few sequential writes. A few
-    // pages fill the lowest holes instead: that keeps the file compact.
-    if data.len() >= SEQUENTIAL_FROM {
-        space.reserve(data.len() as u64, state.hole_hint)?;
-    }
-    let mut locations = Vec::with_capacity(data.len());
-    while locations.len() < data.len() {
-        let (start, run) = space.alloc_run((data.len() - locations.len()) as u64)?;
-        locations.extend((0..run).map(|k| start + k * geo.spp));
-    }
-    // The table, free-map, list and catalog pages of this commit: a second run,
-    // freed whole by the next commit, so the same hole serves again.
+    // The table, free-map, list and catalog pages of this commit, estimated
+    // from above so that they all fit the run set aside for them.
     let next_id = txn.next_id;
     let new_depth = geo.table_depth_for(next_id).max(base.table_depth);
     let table_nodes: u64 = (0..new_depth as usize)
@@ -317,10 +309,37 @@ fn plan<'t, const P: usize>(txn: &'t WriteTxn<'_, P>, state: &WriterState) -> Re
                 .count() as u64
         })
         .sum();
-    let map_nodes = 2 * (geo.map_depth_for(space.file_sectors) as u64 + 1);
+    // The map nodes the releases above changed, and those of the leaves the
+    // run may touch.
+    let map_nodes = space.changed_nodes_with(RUN_LEAVES);
     let frees_estimate = changes.len() + batch.frees.len() + carried.len() + (table_nodes + map_nodes) as usize + 1;
     let lists = pages_for(frees_estimate, geo.page_size, true) as u64 + 1 + deadlist_adds.len() as u64;
-    space.reserve(table_nodes + map_nodes + lists, state.hole_hint.min(space.free_hint))?;
+    let meta = table_nodes + map_nodes + lists;
+    // Many shadow pages go to one contiguous run with the metadata when a hole
+    // holds both, else to a run (or a few) of their own, so the commit reaches
+    // the disk as few sequential writes. A few pages fill the lowest holes
+    // instead: that keeps the file compact.
+    let hint = state.hole_hint.min(space.free_hint);
+    if data.len() >= SEQUENTIAL_FROM {
+        let all = data.len() as u64 + meta;
+        if !space.reserve_hole(all, hint)? {
+            if space.scarce(all)? {
+                // Both go to the end of the file.
+                space.reserve(all, hint)?;
+            } else {
+                space.reserve(data.len() as u64, state.hole_hint)?;
+            }
+        }
+    }
+    let mut locations = Vec::with_capacity(data.len());
+    while locations.len() < data.len() {
+        let (start, run) = space.alloc_run((data.len() - locations.len()) as u64)?;
+        locations.extend((0..run).map(|k| start + k * geo.spp));
+    }
+    // The metadata: a run freed whole by a later commit, so the hole serves again.
+    if space.reserved_pages() < meta {
+        space.reserve(meta, hint)?;
+    }
     // Large commits write their shadow pages while hashing them. The pages go
     // to space that no root reaches, so writing them before the plan is done is
     // safe: if the plan fails, they stay free. (`commit` has already run

@@ -4,9 +4,11 @@
 //!
 //! `cargo run --release -p mappedpages-bench --bin regions [-- N]`
 //!
-//! This is the device's side of the W1 figure in `peers`: a 1-page commit of
-//! mappedpages writes its page at a first-fit place, a run of metadata pages,
-//! and a root sector near the start of the file.
+//! This is the device's side of the W1 and W2 figures in `peers`: a 1-page
+//! commit of mappedpages writes its page at a first-fit place, a run of
+//! metadata pages, and a root sector near the start of the file; a 100-page
+//! commit writes one run (while the file has holes that big) or fills small
+//! holes, lowest first, and writes its metadata as a run.
 
 use std::fs::OpenOptions;
 use std::os::unix::fs::FileExt;
@@ -29,6 +31,9 @@ fn main() -> std::io::Result<()> {
     file.sync_all()?;
     let page = vec![0xA5u8; PAGE as usize];
     let run8 = vec![0xA5u8; 8 * PAGE as usize];
+    let run100 = vec![0xA5u8; 100 * PAGE as usize];
+    let run110 = vec![0xA5u8; 110 * PAGE as usize];
+    let run210 = vec![0xA5u8; 210 * PAGE as usize];
     let state = std::cell::Cell::new(0x2545_F491_4F6C_DD1Du64);
     let random_page = || {
         let mut x = state.get();
@@ -58,6 +63,64 @@ fn main() -> std::io::Result<()> {
                 f.write_all_at(&page[..512], 512 * (1 + i % 2))
             }),
         ),
+        (
+            "8-page run + root sector",
+            Box::new(|i| {
+                f.write_all_at(&run8, (1000 + 8 * (i % 4000)) * PAGE)?;
+                f.write_all_at(&page[..512], 512 * (1 + i % 2))
+            }),
+        ),
+        (
+            "100-page run + 110-page run + root",
+            Box::new(|i| {
+                f.write_all_at(&run100, (1000 + 100 * (i % 200)) * PAGE)?;
+                f.write_all_at(&run110, (22000 + 110 * (i % 200)) * PAGE)?;
+                f.write_all_at(&page[..512], 512 * (1 + i % 2))
+            }),
+        ),
+        (
+            "210-page run + root",
+            Box::new(|i| {
+                f.write_all_at(&run210, (1000 + 210 * (i % 200)) * PAGE)?;
+                f.write_all_at(&page[..512], 512 * (1 + i % 2))
+            }),
+        ),
+        (
+            "100 random pages",
+            Box::new(|_| {
+                for _ in 0..100 {
+                    f.write_all_at(&page, random_page())?;
+                }
+                Ok(())
+            }),
+        ),
+        (
+            "1 page 8 pages past the run + run + root",
+            Box::new(|i| {
+                f.write_all_at(&run8, (1000 + 8 * (i % 4000)) * PAGE)?;
+                f.write_all_at(&page, (1000 + 16 + 8 * (i % 4000)) * PAGE)?;
+                f.write_all_at(&page[..512], 512 * (1 + i % 2))
+            }),
+        ),
+        (
+            "1 page 1000 pages past the run + run + root",
+            Box::new(|i| {
+                f.write_all_at(&run8, (1000 + 8 * (i % 4000)) * PAGE)?;
+                f.write_all_at(&page, (2000 + 8 * (i % 4000)) * PAGE)?;
+                f.write_all_at(&page[..512], 512 * (1 + i % 2))
+            }),
+        ),
+        (
+            "100 pages 3 apart + 110-page run + root",
+            Box::new(|i| {
+                let base = 1000 + (i % 100) * 300;
+                for k in 0..100 {
+                    f.write_all_at(&page, (base + 3 * k) * PAGE)?;
+                }
+                f.write_all_at(&run110, (32000 + 110 * (i % 100)) * PAGE)?;
+                f.write_all_at(&page[..512], 512 * (1 + i % 2))
+            }),
+        ),
     ];
     println!("{n} syncs per pattern, {} (fdatasync after each)", path.display());
     for (name, write) in &mut patterns {
@@ -66,7 +129,7 @@ fn main() -> std::io::Result<()> {
             write(i)?;
             file.sync_data()?;
         }
-        println!("{name:45} {:8.0} /s", n as f64 / t.elapsed().as_secs_f64());
+        println!("{name:46} {:8.0} /s", n as f64 / t.elapsed().as_secs_f64());
     }
     std::fs::remove_file(&path)
 }
