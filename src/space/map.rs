@@ -17,6 +17,9 @@ const MIN_GROW: u64 = 1 << 20;
 /// Most holes one reservation may span.
 pub(crate) const MAX_EXTENTS: usize = 16;
 
+/// Fewest pages in a hole a reservation takes when it spans several.
+const MIN_EXTENT: u64 = 4;
+
 struct DirtyLeaf {
     bits: Box<[u8]>,
     free: u64,
@@ -302,7 +305,7 @@ impl<'a> SpaceMap<'a> {
     fn reserve_holes(&mut self, pages: u64, hint: u64) -> Result<()> {
         let spp = self.geo.spp;
         let hint = hint.max(self.geo.first_data_sector);
-        let min = pages.div_ceil(MAX_EXTENTS as u64).max(1);
+        let min = pages.div_ceil(MAX_EXTENTS as u64).max(MIN_EXTENT).min(pages);
         if self.largest_hole.is_some_and(|m| min > m) {
             return Ok(());
         }
