@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use super::bits;
+use super::runs::RunScanner;
 use crate::error::{Error, Result, Structure};
 use crate::format::{MAP_MAGIC, MapNode, MapRef, NODE_HEADER, NodeHeader, SECTOR, hash16};
 use crate::geometry::Geometry;
@@ -398,15 +399,13 @@ impl<'a> SpaceMap<'a> {
     fn scan_holes(&mut self, from: u64, min: u64, cap: u64, mut found: impl FnMut(u64, u64) -> bool) -> Result<u64> {
         let spl = self.spl();
         let spp = self.geo.spp;
-        let (min, cap) = (min.max(1), cap.max(min.max(1)));
         let from = from.div_ceil(spp) * spp;
         let last_leaf = self.file_sectors.div_ceil(spl);
-        // The open run: its first sector and length in pages.
-        let (mut run_start, mut run) = (0u64, 0u64);
-        let mut largest = min - 1;
+        let mut scan = RunScanner::new(min, cap);
+        let min = min.max(1);
         for index in from / spl..last_leaf {
             let leaf_start = index * spl;
-            if run == 0 && self.leaf_free(index)? < spp * min.min(spl / spp) {
+            if !scan.is_open() && self.leaf_free(index)? < spp * min.min(spl / spp) {
                 continue;
             }
             let committed;
@@ -415,10 +414,9 @@ impl<'a> SpaceMap<'a> {
                 None => {
                     let r = self.committed_ref(0, index)?;
                     if r.location == 0 {
-                        if run >= min && !found(run_start, run) {
+                        if !scan.close(&mut found) {
                             return Ok(u64::MAX);
                         }
-                        run = 0;
                         continue;
                     }
                     committed = read_map_node(&self.reader, &r, 0, leaf_start)?;
@@ -426,71 +424,18 @@ impl<'a> SpaceMap<'a> {
                 }
             };
             let units = (self.file_sectors.min(leaf_start + spl) - leaf_start) / spp;
-            let mut k = from.saturating_sub(leaf_start) / spp;
-            let free = |k: u64| bits::unit_free(bits, k, spp);
-            while k < units {
-                if run > 0 {
-                    // A run open from the last leaf, or one long enough: extend it.
-                    let more = bits::free_units_from(bits, k, units.min(k + cap - run), spp);
-                    run += more;
-                    k += more;
-                    largest = largest.max(run);
-                    if run < cap && k == units {
-                        break;
-                    }
-                    if run >= min && !found(run_start, run) {
-                        return Ok(u64::MAX);
-                    }
-                    run = 0;
-                    continue;
-                }
-                if k + min > units {
-                    // Only a run reaching the leaf's end may still be long enough.
-                    let tail = (k..units).rev().take_while(|&u| free(u)).count() as u64;
-                    if tail > 0 {
-                        (run_start, run) = (leaf_start + (units - tail) * spp, tail);
-                        largest = largest.max(run);
-                    }
-                    break;
-                }
-                // Look `min` units ahead: a used unit there rules out every run
-                // starting before it (runs shorter than `min` are never seen).
-                let p = k + min - 1;
-                if !free(p) {
-                    k = p + 1;
-                    continue;
-                }
-                let mut q = p;
-                while q > k && free(q - 1) {
-                    q -= 1;
-                }
-                if q > k {
-                    k = q;
-                    continue;
-                }
-                // Units k..=p are free: a run of at least `min`, extended above.
-                (run_start, run) = (leaf_start + k * spp, min);
-                k = p + 1;
-                largest = largest.max(run);
-                if run >= cap {
-                    if !found(run_start, run) {
-                        return Ok(u64::MAX);
-                    }
-                    run = 0;
-                }
-            }
-            // A partial last leaf ends the file: no run crosses it.
-            if units * spp < spl && run > 0 {
-                if run >= min && !found(run_start, run) {
-                    return Ok(u64::MAX);
-                }
-                run = 0;
+            let start = from.saturating_sub(leaf_start) / spp;
+            // A partial last leaf ends the file: no run goes on past it.
+            if !scan.leaf(bits, spp, leaf_start, start, units, &mut found)
+                || (units * spp < spl && !scan.close(&mut found))
+            {
+                return Ok(u64::MAX);
             }
         }
-        if run >= min && !found(run_start, run) {
+        if !scan.close(&mut found) {
             return Ok(u64::MAX);
         }
-        Ok(largest)
+        Ok(scan.largest)
     }
 
     /// First free page-aligned sector at or after `from`.

@@ -4,6 +4,7 @@
 mod bits;
 mod map;
 mod pending;
+mod runs;
 
 pub(crate) use bits::count_free;
 pub(crate) use map::{SpaceMap, bits_in_use, read_map_node};
