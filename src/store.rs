@@ -109,6 +109,9 @@ pub(crate) struct WriterState {
     pub free_hint: u64,
     /// Where the last hole for a run was found: the next search starts there.
     pub hole_hint: u64,
+    /// Where the last allocation outside a run ended: the next one looks on
+    /// from there (next fit).
+    pub fill_cursor: u64,
     /// The snapshot catalog.
     pub snapshots: Vec<CatalogEntry>,
     /// The snapshots of that root and of every root committed since (a crash
@@ -501,6 +504,7 @@ pub(crate) fn open_shared(
             settle_before_write: Some(SettleRecovery { clear_slot }),
             free_hint: geo.first_data_sector,
             hole_hint: geo.first_data_sector,
+            fill_cursor: geo.first_data_sector,
             durable_snapshots: snapshots.clone(),
             snapshots,
             catalog_pages,

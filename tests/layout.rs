@@ -15,6 +15,8 @@ const P: usize = 4096;
 struct Counts {
     regions: AtomicU64,
     syncs: AtomicU64,
+    /// Where single data pages (not metadata, whose pages start with `MP`) went.
+    single_pages: std::sync::Mutex<Vec<u64>>,
 }
 
 struct Counting {
@@ -35,6 +37,11 @@ impl Storage for Counting {
     }
     fn write_vectored(&self, offset: u64, bufs: &[&[u8]]) -> std::io::Result<()> {
         self.counts.regions.fetch_add(1, Ordering::Relaxed);
+        if let [page] = bufs
+            && !page.starts_with(b"MP")
+        {
+            self.counts.single_pages.lock().unwrap().push(offset / P as u64);
+        }
         self.inner.write_vectored(offset, bufs)
     }
     fn sync(&self) -> std::io::Result<()> {
@@ -82,9 +89,16 @@ fn layout_one_page_commits_write_three_regions_and_sync_once() {
     }
     let regions = counts.regions.load(Ordering::Relaxed) - regions;
     let syncs = counts.syncs.load(Ordering::Relaxed) - syncs;
-    // The page (first fit), one run of metadata, the root: three regions, one sync.
+    // The page, one run of metadata, the root: three regions, one sync.
     assert_eq!(syncs, n, "one fdatasync per commit");
     assert!(regions <= 3 * n, "{regions} regions in {n} commits: more than the page, one metadata run and the root");
+    // Successive commits' pages land near each other (next fit), not where
+    // first fit would put them, all over the file.
+    let pages = counts.single_pages.lock().unwrap();
+    let mut steps: Vec<u64> = pages[pages.len() - n as usize..].windows(2).map(|w| w[0].abs_diff(w[1])).collect();
+    steps.sort_unstable();
+    let median = steps[steps.len() / 2];
+    assert!(median <= 64, "successive data pages lie {median} pages apart (median)");
     // Steady state: the file stopped growing.
     assert_eq!(store.stats().physical_pages, file, "the file grew in steady state");
     assert!(store.verify().unwrap().is_clean());

@@ -15,6 +15,12 @@ use crate::table::Batch;
 /// Smallest growth step, in bytes.
 const MIN_GROW: u64 = 1 << 20;
 
+/// Holes shorter than this many pages take single pages first.
+const SMALL_HOLE: u64 = 4;
+
+/// How far past the cursor (in pages) a single page looks for a small hole.
+const NEAR_WINDOW: u64 = 8192;
+
 /// Most holes one reservation may span.
 pub(crate) const MAX_EXTENTS: usize = 16;
 
@@ -39,6 +45,9 @@ pub(crate) struct SpaceMap<'a> {
     reserved: VecDeque<(u64, u64)>,
     /// No free page lies below this sector (first-fit starts here).
     pub free_hint: u64,
+    /// Allocations outside a reservation look for free pages from here on
+    /// first (next fit), then from `free_hint`.
+    pub fill_cursor: u64,
     /// Where the last reservation started.
     pub last_hole: Option<u64>,
     /// Upper bound on the file's length, in sectors.
@@ -84,6 +93,7 @@ impl<'a> SpaceMap<'a> {
             reserved: VecDeque::new(),
             largest_hole: None,
             free_hint: 0,
+            fill_cursor: 0,
             last_hole: None,
             max_sectors,
         }
@@ -194,26 +204,85 @@ impl<'a> SpaceMap<'a> {
             self.set(next, pages * spp, true)?;
             return Ok((next, pages));
         }
-        self.alloc_first_fit(self.free_hint, max_pages)
+        // Next fit: single pages written by successive commits land near each
+        // other, which the disk writes faster than pages at random places.
+        // A single page goes to a hole too short for a run where one is near,
+        // so that the holes commits' runs reuse stay whole.
+        let found = match self.fill_cursor > self.free_hint {
+            true if max_pages == 1 => match self.find_small_hole(self.fill_cursor, NEAR_WINDOW)? {
+                Some(s) => Some(s),
+                None => self.find_free(self.fill_cursor)?,
+            },
+            true => self.find_free(self.fill_cursor)?,
+            false => None,
+        };
+        let first = match found {
+            Some(s) => s,
+            None => match self.find_free(self.free_hint.max(self.geo.first_data_sector))? {
+                Some(s) => {
+                    self.free_hint = s;
+                    s
+                }
+                None => {
+                    let old_end = self.file_sectors;
+                    self.grow(max_pages * self.geo.spp)?;
+                    old_end
+                }
+            },
+        };
+        let run = self.take_run(first, max_pages)?;
+        self.fill_cursor = first + run * self.geo.spp;
+        Ok((first, run))
     }
 
-    /// Between 1 and `max_pages` contiguous pages at the first free page at or
-    /// after `from` (growing the file when there is none), within one leaf.
-    fn alloc_first_fit(&mut self, from: u64, max_pages: u64) -> Result<(u64, u64)> {
+    /// The first free page at or after `from`, within `window` pages, in a
+    /// hole shorter than [`SMALL_HOLE`] pages (holes are seen leaf by leaf).
+    fn find_small_hole(&mut self, from: u64, window: u64) -> Result<Option<u64>> {
+        let spl = self.spl();
         let spp = self.geo.spp;
-        let first = match self.find_free(from.max(self.geo.first_data_sector))? {
-            Some(s) => {
-                if from <= self.free_hint {
-                    self.free_hint = s;
+        let mut from = from.div_ceil(spp) * spp;
+        let mut left = window;
+        while from < self.file_sectors && left > 0 {
+            let index = from / spl;
+            let leaf_start = index * spl;
+            let units = (self.file_sectors.min(leaf_start + spl) - leaf_start) / spp;
+            let start = (from - leaf_start) / spp;
+            let end = units.min(start + left);
+            left -= end - start;
+            from = leaf_start + units * spp;
+            if self.leaf_free(index)? < spp {
+                continue;
+            }
+            let committed;
+            let map: &[u8] = match self.dirty.get(&index) {
+                Some(d) => &d.bits,
+                None => {
+                    let r = self.committed_ref(0, index)?;
+                    committed = read_map_node(&self.reader, &r, 0, leaf_start)?;
+                    MapNode::bits(committed)
                 }
-                s
+            };
+            let mut k = start;
+            // From the start of the hole the search starts in, if any.
+            while k > 0 && bits::unit_free(map, k - 1, spp) && bits::unit_free(map, k, spp) {
+                k -= 1;
             }
-            None => {
-                let old_end = self.file_sectors;
-                self.grow(max_pages * spp)?;
-                old_end
+            while k < end {
+                let Some(f) = bits::first_free_unit(map, k, end, spp) else { break };
+                let run = bits::free_units_from(map, f, units, spp);
+                if run < SMALL_HOLE && f >= start {
+                    return Ok(Some(leaf_start + f * spp));
+                }
+                k = f + run;
             }
-        };
+        }
+        Ok(None)
+    }
+
+    /// Allocates between 1 and `max_pages` contiguous free pages starting at
+    /// the free page `first`, within its leaf; returns how many.
+    fn take_run(&mut self, first: u64, max_pages: u64) -> Result<u64> {
+        let spp = self.geo.spp;
         // Extend the run while the following pages are free, inside one leaf.
         let spl = self.spl();
         let leaf_index = first / spl;
@@ -230,7 +299,7 @@ impl<'a> SpaceMap<'a> {
             }
         }
         self.set(first, pages * spp, true)?;
-        Ok((first, pages))
+        Ok(pages)
     }
 
     /// Sets aside `pages` free pages for the next allocations, so that a
@@ -296,6 +365,39 @@ impl<'a> SpaceMap<'a> {
             }
             // The last search ran over the whole file.
             None => self.largest_hole = Some(largest),
+        }
+        Ok(found.is_some())
+    }
+
+    /// Sets aside the first hole of at least `least` free pages at or after
+    /// `hint` (then from the start), up to `most` pages of it, if there is one.
+    pub fn reserve_hole_between(&mut self, least: u64, most: u64, hint: u64) -> Result<bool> {
+        let spp = self.geo.spp;
+        let hint = hint.max(self.geo.first_data_sector);
+        self.reserved.clear();
+        if self.largest_hole.is_some_and(|m| least > m) {
+            return Ok(false);
+        }
+        let mut found = None;
+        for (from, limit) in [(hint, u64::MAX), (self.geo.first_data_sector, hint)] {
+            let largest = self.scan_holes(from, least, most, |start, len| {
+                if start < limit {
+                    found = Some((start, len.min((limit - start) / spp)));
+                }
+                false
+            })?;
+            if found.is_some_and(|(_, len)| len >= least) {
+                break;
+            }
+            found = None;
+            if from == self.geo.first_data_sector {
+                self.largest_hole = Some(largest);
+                break;
+            }
+        }
+        if let Some((start, len)) = found {
+            self.reserved.push_back((start, start + len * spp));
+            self.last_hole = Some(start);
         }
         Ok(found.is_some())
     }

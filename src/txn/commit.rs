@@ -60,6 +60,7 @@ pub(crate) fn commit<const P: usize>(txn: &WriteTxn<'_, P>, mut state: WriterSta
     state.catalog_pages = plan.catalog_pages;
     state.free_hint = plan.free_hint;
     state.hole_hint = plan.hole_hint;
+    state.fill_cursor = plan.fill_cursor;
     let mut published = lock(&txn.shared.published);
     published.root = std::sync::Arc::new(plan.root);
     published.snapshots = std::sync::Arc::new(state.snapshots.clone());
@@ -127,6 +128,7 @@ struct Plan<'t> {
     history_start: u64,
     free_hint: u64,
     hole_hint: u64,
+    fill_cursor: u64,
 }
 
 fn plan<'t, const P: usize>(txn: &'t WriteTxn<'_, P>, state: &WriterState) -> Result<Plan<'t>> {
@@ -146,6 +148,7 @@ fn plan<'t, const P: usize>(txn: &'t WriteTxn<'_, P>, state: &WriterState) -> Re
         shared.options.max_file_len / SECTOR,
     );
     space.free_hint = state.free_hint;
+    space.fill_cursor = state.fill_cursor;
     let mut batch = Batch { writes: Vec::new(), frees: Vec::new(), version };
     let window =
         txn.history.unwrap_or(HistoryWindow { keep_versions: base.keep_versions, keep_seconds: base.keep_seconds });
@@ -336,9 +339,15 @@ fn plan<'t, const P: usize>(txn: &'t WriteTxn<'_, P>, state: &WriterState) -> Re
         let (start, run) = space.alloc_run((data.len() - locations.len()) as u64)?;
         locations.extend((0..run).map(|k| start + k * geo.spp));
     }
-    // The metadata: a run freed whole by a later commit, so the hole serves again.
+    // The metadata: a run freed whole by a later commit, so the hole serves
+    // again: the first hole from the hint that holds the pages the commit
+    // most likely writes (no new map leaves, one list page), up to the
+    // estimate; the rare page beyond it goes by next fit.
     if space.reserved_pages() < meta {
-        space.reserve(meta, hint)?;
+        let likely = (table_nodes + space.changed_nodes_with(0) + 1).min(meta);
+        if !space.reserve_hole_between(likely, meta, state.hole_hint)? {
+            space.reserve(meta, hint)?;
+        }
     }
     // Large commits write their shadow pages while hashing them. The pages go
     // to space that no root reaches, so writing them before the plan is done is
@@ -508,6 +517,7 @@ fn plan<'t, const P: usize>(txn: &'t WriteTxn<'_, P>, state: &WriterState) -> Re
         history_start,
         free_hint: space.free_hint,
         hole_hint: space.last_hole.unwrap_or(state.hole_hint),
+        fill_cursor: space.fill_cursor,
     })
 }
 

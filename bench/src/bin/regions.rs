@@ -34,6 +34,7 @@ fn main() -> std::io::Result<()> {
     let run100 = vec![0xA5u8; 100 * PAGE as usize];
     let run110 = vec![0xA5u8; 110 * PAGE as usize];
     let run210 = vec![0xA5u8; 210 * PAGE as usize];
+    let run250 = vec![0xA5u8; 250 * PAGE as usize];
     let state = std::cell::Cell::new(0x2545_F491_4F6C_DD1Du64);
     let random_page = || {
         let mut x = state.get();
@@ -122,6 +123,38 @@ fn main() -> std::io::Result<()> {
             }),
         ),
     ];
+    let ring = |i: u64| -> std::io::Result<()> {
+        // 8-page run marching through a 4096-page ring, root; every 256
+        // commits, 330 pages 3 apart in cold space plus a 250-page run.
+        f.write_all_at(&run8, (20000 + 8 * (i % 512)) * PAGE)?;
+        f.write_all_at(&page[..512], 512 * (1 + i % 2))?;
+        if i % 256 == 255 {
+            f.write_all_at(&page[..512], 512 * (1 + i % 2))?;
+            let base = 1000 + ((i / 256) % 10) * 1000;
+            for k in 0..330 {
+                f.write_all_at(&page, (base + 3 * k) * PAGE)?;
+            }
+            f.write_all_at(&run250, (30000 + 250 * ((i / 256) % 40)) * PAGE)?;
+        }
+        Ok(())
+    };
+    patterns.push(("ring of runs + batched eviction", Box::new(ring)));
+    patterns.push((
+        "1 page marching 5 apart + 8-page run + root",
+        Box::new(|i| {
+            f.write_all_at(&page, (1000 + 5 * (i % 8000)) * PAGE)?;
+            f.write_all_at(&run8, (45000 + 8 * (i % 2)) * PAGE)?;
+            f.write_all_at(&page[..512], 512 * (1 + i % 2))
+        }),
+    ));
+    patterns.push((
+        "1 random page + 8-page run (ping-pong) + root",
+        Box::new(|i| {
+            f.write_all_at(&page, random_page())?;
+            f.write_all_at(&run8, (45000 + 8 * (i % 2)) * PAGE)?;
+            f.write_all_at(&page[..512], 512 * (1 + i % 2))
+        }),
+    ));
     println!("{n} syncs per pattern, {} (fdatasync after each)", path.display());
     for (name, write) in &mut patterns {
         let t = Instant::now();
