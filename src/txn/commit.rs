@@ -320,8 +320,8 @@ fn plan<'t, const P: usize>(txn: &'t WriteTxn<'_, P>, state: &WriterState) -> Re
     let meta = table_nodes + map_nodes + lists;
     // Many shadow pages go to one contiguous run with the metadata when a hole
     // holds both, else to a run (or a few) of their own, so the commit reaches
-    // the disk as few sequential writes. A few pages fill the lowest holes
-    // instead: that keeps the file compact.
+    // the disk as few sequential writes. A few pages go by next fit to small
+    // holes near the last ones (`SpaceMap::alloc_run`).
     let hint = state.hole_hint.min(space.free_hint);
     if data.len() >= SEQUENTIAL_FROM {
         let all = data.len() as u64 + meta;
