@@ -186,6 +186,22 @@ impl Storage for FileStorage {
         self.file.sync_data()
     }
 
+    #[cfg(target_os = "linux")]
+    fn start_writeback(&self, offset: u64, len: u64) {
+        if self.writable {
+            // SAFETY: a system call on a descriptor this storage owns that reads
+            // no memory of ours. A failure only means writeback starts later.
+            unsafe {
+                libc::sync_file_range(
+                    self.file.as_raw_fd(),
+                    offset as libc::off64_t,
+                    len as libc::off64_t,
+                    libc::SYNC_FILE_RANGE_WRITE,
+                );
+            }
+        }
+    }
+
     fn view(&self) -> RawView {
         let maps = self.maps.lock().unwrap_or_else(|e| e.into_inner());
         let Some(map) = maps.last() else {

@@ -137,6 +137,13 @@ pub trait Storage: Send + Sync + 'static {
     /// Makes every earlier write and grow durable (fdatasync).
     fn sync(&self) -> io::Result<()>;
 
+    /// A hint: start sending `[offset, offset + len)` to the device now, so
+    /// that the next [`sync`](Storage::sync) has less left to wait for. It
+    /// promises nothing about durability or order; the default does nothing.
+    fn start_writeback(&self, offset: u64, len: u64) {
+        let _ = (offset, len);
+    }
+
     /// A stable read view of `[0, len())` (see the module docs).
     fn view(&self) -> RawView;
 }

@@ -362,7 +362,7 @@ fn plan<'t, const P: usize>(txn: &'t WriteTxn<'_, P>, state: &WriterState) -> Re
         }
         let placed: Vec<(u64, &[u8])> = data.iter().zip(&locations).map(|(&(_, b), &l)| (l, b)).collect();
         let (written, hashes) = std::thread::scope(|s| {
-            let writer = s.spawn(|| write_runs(storage, placed));
+            let writer = s.spawn(|| write_runs(storage, placed, true));
             let hashes = hash_pages(&data);
             (writer.join().unwrap_or_else(|p| std::panic::resume_unwind(p)), hashes)
         });
@@ -587,8 +587,9 @@ fn settle<const P: usize>(txn: &WriteTxn<'_, P>, state: &mut WriterState) -> Res
 const EARLY_WRITE_FROM: usize = 256;
 
 /// Writes pages sorted by location, one vectored write per contiguous run of
-/// at most 1024 pages.
-fn write_runs(storage: &dyn crate::storage::Storage, mut writes: Vec<(u64, &[u8])>) -> Result<()> {
+/// at most 1024 pages; with `early`, the device starts on each run at once
+/// (a bulk commit's pages then reach the disk while the commit is planned).
+fn write_runs(storage: &dyn crate::storage::Storage, mut writes: Vec<(u64, &[u8])>, early: bool) -> Result<()> {
     writes.sort_unstable_by_key(|(l, _)| *l);
     let mut i = 0;
     while i < writes.len() {
@@ -600,6 +601,9 @@ fn write_runs(storage: &dyn crate::storage::Storage, mut writes: Vec<(u64, &[u8]
         }
         let bufs: Vec<&[u8]> = writes[i..j].iter().map(|(_, b)| *b).collect();
         storage.write_vectored(start * SECTOR, &bufs).map_err(Error::io("writing pages"))?;
+        if early {
+            storage.start_writeback(start * SECTOR, bufs.iter().map(|b| b.len() as u64).sum());
+        }
         i = j;
     }
     Ok(())
@@ -625,7 +629,7 @@ fn write_out<const P: usize>(txn: &WriteTxn<'_, P>, state: &mut WriterState, pla
     let writes: Vec<(u64, &[u8])> = plan.writes.iter().map(|(l, b)| (*l, &b[..])).chain(data.iter().copied()).collect();
     // Any failed write or sync from here on leaves the file in an unknown state.
     state.poisoned = true;
-    write_runs(storage, writes)?;
+    write_runs(storage, writes, false)?;
     let durable =
         options.durability == Durability::Immediate || state.unsynced_bytes + bytes >= options.eventual_sync_bytes;
     if durable && bytes >= options.presync_bytes {
