@@ -495,9 +495,11 @@ impl<'a> SpaceMap<'a> {
     /// Calls `found(start, pages)` for each run of at least `min` free pages at
     /// or after `from`, in address order, until it returns false. Runs may
     /// cross leaves; a run longer than `cap` pages is reported as its first
-    /// `cap` pages, and the scan goes on after them. Returns an upper bound on
-    /// the longest run it passed over (runs in leaves it skipped are shorter
-    /// than `min`).
+    /// `cap` pages, and the scan goes on after them. When it reports nothing,
+    /// returns the longest run it saw, at least `min - 1`. (Leaves with fewer
+    /// than `min` free pages are skipped, so a run that starts in one and goes
+    /// on into the next is not seen: placement may miss such a hole, never
+    /// take a page in use.)
     fn scan_holes(&mut self, from: u64, min: u64, cap: u64, mut found: impl FnMut(u64, u64) -> bool) -> Result<u64> {
         let spl = self.spl();
         let spp = self.geo.spp;
