@@ -137,6 +137,19 @@ impl<'a> SpaceMap<'a> {
         }
     }
 
+    /// The bits of leaf `index` as this transaction sees them; `None` for an
+    /// absent leaf (nothing in it is free).
+    fn leaf_bits(&self, index: u64) -> Result<Option<&[u8]>> {
+        if let Some(d) = self.dirty.get(&index) {
+            return Ok(Some(&d.bits));
+        }
+        let r = self.committed_ref(0, index)?;
+        if r.location == 0 {
+            return Ok(None);
+        }
+        Ok(Some(MapNode::bits(read_map_node(&self.reader, &r, 0, index * self.spl())?)))
+    }
+
     /// Leaf `index`, copied into the dirty set on first use.
     fn leaf_mut(&mut self, index: u64) -> Result<&mut DirtyLeaf> {
         if !self.dirty.contains_key(&index) {
@@ -253,15 +266,7 @@ impl<'a> SpaceMap<'a> {
             if self.leaf_free(index)? < spp {
                 continue;
             }
-            let committed;
-            let map: &[u8] = match self.dirty.get(&index) {
-                Some(d) => &d.bits,
-                None => {
-                    let r = self.committed_ref(0, index)?;
-                    committed = read_map_node(&self.reader, &r, 0, leaf_start)?;
-                    MapNode::bits(committed)
-                }
-            };
+            let Some(map) = self.leaf_bits(index)? else { continue };
             let mut k = start;
             // From the start of the hole the search starts in, if any.
             while k > 0 && bits::unit_free(map, k - 1, spp) && bits::unit_free(map, k, spp) {
@@ -512,20 +517,12 @@ impl<'a> SpaceMap<'a> {
             if !scan.is_open() && self.leaf_free(index)? < spp * min.min(spl / spp) {
                 continue;
             }
-            let committed;
-            let bits: &[u8] = match self.dirty.get(&index) {
-                Some(d) => &d.bits,
-                None => {
-                    let r = self.committed_ref(0, index)?;
-                    if r.location == 0 {
-                        if !scan.close(&mut found) {
-                            return Ok(u64::MAX);
-                        }
-                        continue;
-                    }
-                    committed = read_map_node(&self.reader, &r, 0, leaf_start)?;
-                    MapNode::bits(committed)
+            let Some(bits) = self.leaf_bits(index)? else {
+                // An absent leaf: nothing free, so the open run ends.
+                if !scan.close(&mut found) {
+                    return Ok(u64::MAX);
                 }
+                continue;
             };
             let units = (self.file_sectors.min(leaf_start + spl) - leaf_start) / spp;
             let start = from.saturating_sub(leaf_start) / spp;
@@ -555,13 +552,9 @@ impl<'a> SpaceMap<'a> {
             let leaf_start = index * spl;
             let start_unit = from.saturating_sub(leaf_start) / spp;
             let units = (self.file_sectors.min(leaf_start + spl) - leaf_start) / spp;
-            let found = match self.dirty.get(&index) {
-                Some(d) => bits::first_free_unit(&d.bits, start_unit, units, spp),
-                None => {
-                    let r = self.committed_ref(0, index)?;
-                    let page = read_map_node(&self.reader, &r, 0, leaf_start)?;
-                    bits::first_free_unit(MapNode::bits(page), start_unit, units, spp)
-                }
+            let found = match self.leaf_bits(index)? {
+                Some(map) => bits::first_free_unit(map, start_unit, units, spp),
+                None => None,
             };
             if let Some(k) = found {
                 return Ok(Some(leaf_start + k * spp));
