@@ -22,7 +22,7 @@ const SMALL_HOLE: u64 = 4;
 const NEAR_WINDOW: u64 = 8192;
 
 /// Most holes one reservation may span.
-pub(crate) const MAX_EXTENTS: usize = 16;
+const MAX_EXTENTS: usize = 16;
 
 /// Fewest pages in a hole a reservation takes when it spans several.
 const MIN_EXTENT: u64 = 4;
@@ -204,7 +204,7 @@ impl<'a> SpaceMap<'a> {
 
     /// Allocates between 1 and `max_pages` contiguous pages; returns the first
     /// sector and the number of pages. Pages come from the reservation while it
-    /// lasts, then first-fit.
+    /// lasts, then by next fit.
     pub fn alloc_run(&mut self, max_pages: u64) -> Result<(u64, u64)> {
         let spp = self.geo.spp;
         while let Some(&(next, end)) = self.reserved.front() {
@@ -221,14 +221,15 @@ impl<'a> SpaceMap<'a> {
         // other, which the disk writes faster than pages at random places.
         // A single page goes to a hole too short for a run where one is near,
         // so that the holes commits' runs reuse stay whole.
-        let found = match self.fill_cursor > self.free_hint {
-            true if max_pages == 1 => match self.find_small_hole(self.fill_cursor, NEAR_WINDOW)? {
-                Some(s) => Some(s),
-                None => self.find_free(self.fill_cursor)?,
-            },
-            true => self.find_free(self.fill_cursor)?,
-            false => None,
-        };
+        let mut found = None;
+        if self.fill_cursor > self.free_hint {
+            if max_pages == 1 {
+                found = self.find_small_hole(self.fill_cursor, NEAR_WINDOW)?;
+            }
+            if found.is_none() {
+                found = self.find_free(self.fill_cursor)?;
+            }
+        }
         let first = match found {
             Some(s) => s,
             None => match self.find_free(self.free_hint.max(self.geo.first_data_sector))? {
@@ -313,7 +314,7 @@ impl<'a> SpaceMap<'a> {
     /// is scarce, the end of the file; else up to [`MAX_EXTENTS`] holes of at
     /// least `pages / MAX_EXTENTS` pages, in address order from `hint`. When
     /// the free space lies only in smaller holes, nothing is reserved and
-    /// allocation fills the holes, lowest first.
+    /// allocation fills the holes by next fit.
     pub fn reserve(&mut self, pages: u64, hint: u64) -> Result<()> {
         if self.reserve_hole(pages, hint)? {
             return Ok(());
@@ -352,26 +353,7 @@ impl<'a> SpaceMap<'a> {
     /// Sets aside the first hole of `pages` free pages at or after `hint`
     /// (then from the start), if there is one.
     pub fn reserve_hole(&mut self, pages: u64, hint: u64) -> Result<bool> {
-        let want = pages * self.geo.spp;
-        let hint = hint.max(self.geo.first_data_sector);
-        self.reserved.clear();
-        if self.largest_hole.is_some_and(|m| pages > m) {
-            return Ok(false);
-        }
-        let (mut found, mut largest) = self.find_hole(hint, want)?;
-        if found.is_none() && hint > self.geo.first_data_sector {
-            (found, largest) = self.find_hole(self.geo.first_data_sector, want)?;
-            found = found.filter(|&s| s < hint);
-        }
-        match found {
-            Some(start) => {
-                self.reserved.push_back((start, start + want));
-                self.last_hole = Some(start);
-            }
-            // The last search ran over the whole file.
-            None => self.largest_hole = Some(largest),
-        }
-        Ok(found.is_some())
+        self.reserve_hole_between(pages, pages, hint)
     }
 
     /// Sets aside the first hole of at least `least` free pages at or after
@@ -385,16 +367,17 @@ impl<'a> SpaceMap<'a> {
         }
         let mut found = None;
         for (from, limit) in [(hint, u64::MAX), (self.geo.first_data_sector, hint)] {
+            // The second pass takes only a hole that starts before the first
+            // pass began (that one found nothing, so nothing overlaps).
             let largest = self.scan_holes(from, least, most, |start, len| {
                 if start < limit {
-                    found = Some((start, len.min((limit - start) / spp)));
+                    found = Some((start, len));
                 }
                 false
             })?;
-            if found.is_some_and(|(_, len)| len >= least) {
+            if found.is_some() {
                 break;
             }
-            found = None;
             if from == self.geo.first_data_sector {
                 self.largest_hole = Some(largest);
                 break;
@@ -482,19 +465,6 @@ impl<'a> SpaceMap<'a> {
             s = unit;
         }
         Ok(tail)
-    }
-
-    /// First run of at least `want` free page-aligned sectors at or after
-    /// `from`, and (when there is none) an upper bound on the longest run
-    /// there, in pages. Runs may cross leaves.
-    fn find_hole(&mut self, from: u64, want: u64) -> Result<(Option<u64>, u64)> {
-        let pages = want.div_ceil(self.geo.spp).max(1);
-        let mut found = None;
-        let largest = self.scan_holes(from, pages, pages, |start, _| {
-            found = Some(start);
-            false
-        })?;
-        Ok((found, largest))
     }
 
     /// Calls `found(start, pages)` for each run of at least `min` free pages at
