@@ -53,11 +53,16 @@ impl Storage for Counting {
     }
 }
 
-#[test]
-fn layout_one_page_commits_write_three_regions_and_sync_once() {
+/// A new store on memory whose writes and syncs are counted.
+fn counted_store() -> (Store<P>, Arc<Counts>) {
     let counts = Arc::new(Counts::default());
     let disk = Counting { inner: MemoryStorage::with_capacity(1 << 30).unwrap(), counts: counts.clone() };
-    let store = Store::<P>::create_on(disk, Options::default()).unwrap();
+    (Store::<P>::create_on(disk, Options::default()).unwrap(), counts)
+}
+
+#[test]
+fn layout_one_page_commits_write_three_regions_and_sync_once() {
+    let (store, counts) = counted_store();
     let live = 5_000u64;
     let mut w = store.begin_write().unwrap();
     let ids = w.alloc_bulk(live as usize).unwrap();
@@ -106,9 +111,7 @@ fn layout_one_page_commits_write_three_regions_and_sync_once() {
 
 #[test]
 fn layout_a_bulk_load_writes_its_pages_as_one_run() {
-    let counts = Arc::new(Counts::default());
-    let disk = Counting { inner: MemoryStorage::with_capacity(1 << 30).unwrap(), counts: counts.clone() };
-    let store = Store::<P>::create_on(disk, Options::default()).unwrap();
+    let (store, counts) = counted_store();
     let (regions, syncs) = (counts.regions.load(Ordering::Relaxed), counts.syncs.load(Ordering::Relaxed));
     let mut w = store.begin_write().unwrap();
     for (i, id) in w.alloc_bulk(1_000).unwrap().into_iter().enumerate() {
@@ -126,9 +129,7 @@ fn layout_a_bulk_load_writes_its_pages_as_one_run() {
 
 #[test]
 fn layout_hundred_page_commits_write_one_run_and_the_root_while_holes_last() {
-    let counts = Arc::new(Counts::default());
-    let disk = Counting { inner: MemoryStorage::with_capacity(1 << 30).unwrap(), counts: counts.clone() };
-    let store = Store::<P>::create_on(disk, Options::default()).unwrap();
+    let (store, counts) = counted_store();
     let live = 60_000u64;
     // Loaded in four commits, as an application would: their metadata runs
     // leave holes low in the file.
