@@ -339,16 +339,17 @@ impl<'a> Walker<'a> {
     }
 
     fn pending(&mut self) {
+        // Opening checks the list as it loads it (`load_chain`, the same read
+        // with stricter record checks); reading it here as well hashed every
+        // list page twice on each open.
+        if !self.full {
+            return;
+        }
         let root = *self.root;
         let mut summaries = Vec::new();
         let mut records = Vec::new();
         let mut pages = Vec::new();
-        let since = self.since;
-        let full = self.full;
         let result = read_chain(&self.reader, root.pending, root.history_floor, PENDING_MAGIC, |location, h, page| {
-            if !full && h.written <= since {
-                return Ok(());
-            }
             pages.push(location);
             if let Some(s) = PendingPage::summary(page) {
                 summaries.push(s);
@@ -368,16 +369,13 @@ impl<'a> Walker<'a> {
         if let Err(e) = result {
             return self.report_error(Structure::PendingList, e);
         }
-        if self.full {
-            self.extents.extend(pages.iter().map(|&l| (l, self.geo.spp)));
-            if self.collect_only {
-                self.pending_extents.extend(records);
-            } else {
-                self.extents.extend(records);
-            }
-            self.pinned
-                .extend(summaries.into_iter().filter(|s| s.version >= root.history_start && s.version < root.version));
+        self.extents.extend(pages.iter().map(|&l| (l, self.geo.spp)));
+        if self.collect_only {
+            self.pending_extents.extend(records);
+        } else {
+            self.extents.extend(records);
         }
+        self.pinned.extend(summaries.into_iter().filter(|s| s.version >= root.history_start && s.version < root.version));
     }
 
     fn catalog(&mut self) {
