@@ -112,6 +112,9 @@ pub(crate) struct WriterState {
     /// Where the last allocation outside a run ended: the next one looks on
     /// from there (next fit).
     pub fill_cursor: u64,
+    /// The lowest byte no commit wrote since the store was opened: small
+    /// commits write zeros ahead of it (`txn::prefill`).
+    pub frontier: u64,
     /// The snapshot catalog.
     pub snapshots: Vec<CatalogEntry>,
     /// The snapshots of that root and of every root committed since (a crash
@@ -505,6 +508,7 @@ pub(crate) fn open_shared(
             free_hint: geo.first_data_sector,
             hole_hint: geo.first_data_sector,
             fill_cursor: geo.first_data_sector,
+            frontier: len,
             durable_snapshots: snapshots.clone(),
             snapshots,
             catalog_pages,

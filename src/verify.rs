@@ -375,7 +375,8 @@ impl<'a> Walker<'a> {
         } else {
             self.extents.extend(records);
         }
-        self.pinned.extend(summaries.into_iter().filter(|s| s.version >= root.history_start && s.version < root.version));
+        self.pinned
+            .extend(summaries.into_iter().filter(|s| s.version >= root.history_start && s.version < root.version));
     }
 
     fn catalog(&mut self) {

@@ -583,6 +583,9 @@ fn settle<const P: usize>(txn: &WriteTxn<'_, P>, state: &mut WriterState) -> Res
     Ok(())
 }
 
+/// Zeros for `prefill` ranges, written a slice at a time.
+static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
+
 /// Commits with at least this many shadow pages write them while hashing.
 const EARLY_WRITE_FROM: usize = 256;
 
@@ -623,15 +626,30 @@ fn write_out<const P: usize>(txn: &WriteTxn<'_, P>, state: &mut WriterState, pla
         *lock(&txn.shared.rejected) = None;
     }
     let mut root = plan.root;
-    let bytes: u64 = plan.writes.iter().map(|(_, b)| b.len() as u64).sum::<u64>()
-        + plan.data.iter().map(|(_, b)| b.len() as u64).sum::<u64>();
+    let pages = plan.writes.iter().map(|(l, b)| (*l, &b[..])).chain(plan.data.iter().copied());
+    let own: Vec<(u64, u64)> = pages.map(|(l, b)| (l * SECTOR, b.len() as u64)).collect();
+    let bytes: u64 = own.iter().map(|&(_, len)| len).sum();
+    let prefill = super::prefill::plan(state.frontier, plan.file_len, plan.data.len() < SEQUENTIAL_FROM, &own);
     let data = if plan.data_written { &[][..] } else { &plan.data[..] };
-    let writes: Vec<(u64, &[u8])> = plan.writes.iter().map(|(l, b)| (*l, &b[..])).chain(data.iter().copied()).collect();
+    let mut writes: Vec<(u64, &[u8])> =
+        plan.writes.iter().map(|(l, b)| (*l, &b[..])).chain(data.iter().copied()).collect();
+    let mut zeros = 0;
+    for &(start, end) in &prefill.ranges {
+        zeros += end - start;
+        let mut at = start;
+        while at < end {
+            let n = (end - at).min(ZEROS.len() as u64);
+            writes.push((at / SECTOR, &ZEROS[..n as usize]));
+            at += n;
+        }
+    }
     // Any failed write or sync from here on leaves the file in an unknown state.
     state.poisoned = true;
     write_runs(storage, writes, false)?;
-    let durable =
-        options.durability == Durability::Immediate || state.unsynced_bytes + bytes >= options.eventual_sync_bytes;
+    state.frontier = prefill.frontier;
+    let durable = options.durability == Durability::Immediate
+        || state.unsynced_bytes + bytes + zeros >= options.eventual_sync_bytes;
+    // The zeros need no sync of their own: no root reaches them.
     if durable && bytes >= options.presync_bytes {
         storage.sync().map_err(Error::io("syncing pages"))?;
         root.synced_through = root.version;
@@ -646,7 +664,7 @@ fn write_out<const P: usize>(txn: &WriteTxn<'_, P>, state: &mut WriterState, pla
         state.unsynced_bytes = 0;
     } else {
         state.poisoned = false;
-        state.unsynced_bytes += bytes + SECTOR;
+        state.unsynced_bytes += bytes + zeros + SECTOR;
     }
     Ok(())
 }

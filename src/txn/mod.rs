@@ -1,6 +1,7 @@
 //! Transactions: any number of readers, one writer at a time.
 
 mod commit;
+mod prefill;
 
 pub(crate) use commit::{history_held, summaries_from};
 mod read;
