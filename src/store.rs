@@ -508,7 +508,10 @@ pub(crate) fn open_shared(
             free_hint: geo.first_data_sector,
             hole_hint: geo.first_data_sector,
             fill_cursor: geo.first_data_sector,
-            frontier: len,
+            // Whole pages of the data area only: prefill writes whole pages
+            // from here on, and never the header or the root slots.
+            frontier: (storage.unwritten_from().min(len).div_ceil(page_size as u64) * page_size as u64)
+                .max(geo.first_data_sector * SECTOR),
             durable_snapshots: snapshots.clone(),
             snapshots,
             catalog_pages,

@@ -44,3 +44,28 @@ fn growth_slice_held_across_growth_and_remapping_stays_valid() {
     let store = Store::<4096>::open_with(&path, Options { reserve: 1 << 20, ..Options::default() }).unwrap();
     assert!(store.verify().unwrap().is_clean());
 }
+
+#[test]
+fn growth_the_unwritten_tail_of_a_real_file_is_found() {
+    use mappedpages::storage::{FileMode, FileStorage, Storage};
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sparse");
+    let s = FileStorage::open(&path, FileMode::Create, 1 << 30).unwrap();
+    s.grow(4 << 20).unwrap();
+    s.write(0, &[1u8; 4096]).unwrap();
+    s.write(1 << 20, &[1u8; 4096]).unwrap();
+    s.sync().unwrap();
+    let tail = s.unwritten_from();
+    assert!(tail <= 4 << 20, "past the end: {tail}");
+    // Where the file system keeps the file sparse, the tail past the last
+    // write is reported (to its block size); elsewhere nothing is claimed.
+    if std::fs::metadata(&path).unwrap().blocks() * 512 < 4 << 20 {
+        assert!(((1 << 20) + 4096..4 << 20).contains(&tail), "tail at {tail}");
+    } else {
+        assert_eq!(tail, 4 << 20);
+    }
+    // A write past it moves it.
+    s.write(3 << 20, &[1u8; 4096]).unwrap();
+    assert!(s.unwritten_from() >= (3 << 20) + 4096);
+}

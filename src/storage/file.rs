@@ -202,6 +202,37 @@ impl Storage for FileStorage {
         }
     }
 
+    /// The end of the file's last data extent, when the rest is a hole
+    /// (`SEEK_DATA` / `SEEK_HOLE`); the file's length when the file system
+    /// cannot tell or the file has many extents.
+    #[cfg(target_os = "linux")]
+    fn unwritten_from(&self) -> u64 {
+        let len = self.len();
+        let fd = self.file.as_raw_fd();
+        let (mut pos, mut end) = (0u64, 0u64);
+        for _ in 0..64 {
+            // SAFETY: lseek on a descriptor this storage owns reads no memory of
+            // ours; it moves the file offset, which no other call here uses
+            // (all reads go through the mapping and all writes are positioned).
+            let data = unsafe { libc::lseek(fd, pos as libc::off_t, libc::SEEK_DATA) };
+            if data < 0 {
+                // ENXIO: no data at or after `pos`; any other error: no claim.
+                let no_more = io::Error::last_os_error().raw_os_error() == Some(libc::ENXIO);
+                return if no_more { end.min(len) } else { len };
+            }
+            // SAFETY: as above.
+            let hole = unsafe { libc::lseek(fd, data, libc::SEEK_HOLE) };
+            if hole < 0 {
+                return len;
+            }
+            (pos, end) = (hole as u64, hole as u64);
+            if end >= len {
+                return len;
+            }
+        }
+        len
+    }
+
     fn view(&self) -> RawView {
         let maps = self.maps.lock().unwrap_or_else(|e| e.into_inner());
         let Some(map) = maps.last() else {

@@ -144,6 +144,15 @@ pub trait Storage: Send + Sync + 'static {
         let _ = (offset, len);
     }
 
+    /// A hint: an offset from which the storage holds only zero bytes that
+    /// were never written (space it grew into without writing, which a file
+    /// system has not allocated yet). The default, `len()`, claims nothing.
+    /// Small commits write zeros ahead of it so that later commits overwrite
+    /// allocated space (SPEC.md, section 9, "Prefill").
+    fn unwritten_from(&self) -> u64 {
+        self.len()
+    }
+
     /// A stable read view of `[0, len())` (see the module docs).
     fn view(&self) -> RawView;
 }

@@ -11,11 +11,13 @@
 //! in written blocks. Large commits fill fresh space with their own pages and
 //! only move the frontier.
 //!
-//! Everything at or past the frontier is free: no commit since the store was
-//! opened wrote there (the frontier starts at the file's length and moves past
-//! every page a commit writes), and what lay past the file's end at open is
-//! new. Zeros there change no byte a root reaches, so a crash at any point
-//! leaves the store as it would have been without them (SPEC.md, section 9).
+//! No byte at or past the frontier was written since the store was opened: the
+//! frontier starts where the file's written data ends (`Storage::
+//! unwritten_from`; the rest is a hole, zero already) and moves past every page
+//! a commit writes, so what lies past it is that hole, the file's growth since
+//! (free) or a failed commit's pages (free). Zeros there change no byte a root
+//! reaches, so a crash at any point leaves the store as it would have been
+//! without them (SPEC.md, section 9, "Prefill").
 
 /// How far past its highest page a small commit writes zeros.
 pub(crate) const AHEAD: u64 = 2 << 20;
