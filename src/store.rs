@@ -113,8 +113,9 @@ pub(crate) struct WriterState {
     /// from there (next fit).
     pub fill_cursor: u64,
     /// The lowest byte no commit wrote since the store was opened: small
-    /// commits write zeros ahead of it (`txn::prefill`).
-    pub frontier: u64,
+    /// commits write zeros ahead of it (`txn::prefill`). Found by the first
+    /// commit, so that opening asks the file system nothing.
+    pub frontier: Option<u64>,
     /// The snapshot catalog.
     pub snapshots: Vec<CatalogEntry>,
     /// The snapshots of that root and of every root committed since (a crash
@@ -508,10 +509,7 @@ pub(crate) fn open_shared(
             free_hint: geo.first_data_sector,
             hole_hint: geo.first_data_sector,
             fill_cursor: geo.first_data_sector,
-            // Whole pages of the data area only: prefill writes whole pages
-            // from here on, and never the header or the root slots.
-            frontier: (storage.unwritten_from().min(len).div_ceil(page_size as u64) * page_size as u64)
-                .max(geo.first_data_sector * SECTOR),
+            frontier: None,
             durable_snapshots: snapshots.clone(),
             snapshots,
             catalog_pages,

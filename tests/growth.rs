@@ -58,8 +58,9 @@ fn growth_the_unwritten_tail_of_a_real_file_is_found() {
     s.sync().unwrap();
     let tail = s.unwritten_from();
     assert!(tail <= 4 << 20, "past the end: {tail}");
-    // Where the file system keeps the file sparse, the tail past the last
-    // write is reported (to its block size); elsewhere nothing is claimed.
+    // Where the file system keeps the file sparse, a point in the hole past
+    // the last write is reported (the storage looks at the last quarter of
+    // the file only); elsewhere nothing is claimed.
     if std::fs::metadata(&path).unwrap().blocks() * 512 < 4 << 20 {
         assert!(((1 << 20) + 4096..4 << 20).contains(&tail), "tail at {tail}");
     } else {

@@ -22,6 +22,10 @@ pub(crate) fn commit<const P: usize>(txn: &WriteTxn<'_, P>, mut state: WriterSta
     if let Err(e) = settle(txn, &mut state) {
         return (Err(e), state);
     }
+    // Before anything grows the file (`txn::prefill`).
+    if state.frontier.is_none() {
+        state.frontier = Some(super::prefill::start(&*txn.shared.storage, &txn.shared.geo));
+    }
     let plan = match plan(txn, &state) {
         Ok(plan) => plan,
         Err(e) => {
@@ -629,7 +633,8 @@ fn write_out<const P: usize>(txn: &WriteTxn<'_, P>, state: &mut WriterState, pla
     let pages = plan.writes.iter().map(|(l, b)| (*l, &b[..])).chain(plan.data.iter().copied());
     let own: Vec<(u64, u64)> = pages.map(|(l, b)| (l * SECTOR, b.len() as u64)).collect();
     let bytes: u64 = own.iter().map(|&(_, len)| len).sum();
-    let prefill = super::prefill::plan(state.frontier, plan.file_len, plan.data.len() < SEQUENTIAL_FROM, &own);
+    let frontier = state.frontier.unwrap_or(plan.file_len);
+    let prefill = super::prefill::plan(frontier, plan.file_len, plan.data.len() < SEQUENTIAL_FROM, &own);
     let data = if plan.data_written { &[][..] } else { &plan.data[..] };
     let mut writes: Vec<(u64, &[u8])> =
         plan.writes.iter().map(|(l, b)| (*l, &b[..])).chain(data.iter().copied()).collect();
@@ -646,7 +651,7 @@ fn write_out<const P: usize>(txn: &WriteTxn<'_, P>, state: &mut WriterState, pla
     // Any failed write or sync from here on leaves the file in an unknown state.
     state.poisoned = true;
     write_runs(storage, writes, false)?;
-    state.frontier = prefill.frontier;
+    state.frontier = Some(prefill.frontier);
     let durable = options.durability == Durability::Immediate
         || state.unsynced_bytes + bytes + zeros >= options.eventual_sync_bytes;
     // The zeros need no sync of their own: no root reaches them.

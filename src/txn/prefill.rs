@@ -12,12 +12,16 @@
 //! only move the frontier.
 //!
 //! No byte at or past the frontier was written since the store was opened: the
-//! frontier starts where the file's written data ends (`Storage::
-//! unwritten_from`; the rest is a hole, zero already) and moves past every page
+//! first commit puts the frontier where the file's written data ends
+//! ([`start`]; the rest is a hole, zero already), and it moves past every page
 //! a commit writes, so what lies past it is that hole, the file's growth since
 //! (free) or a failed commit's pages (free). Zeros there change no byte a root
 //! reaches, so a crash at any point leaves the store as it would have been
 //! without them (SPEC.md, section 9, "Prefill").
+
+use crate::format::SECTOR;
+use crate::geometry::Geometry;
+use crate::storage::Storage;
 
 /// How far past its highest page a small commit writes zeros.
 pub(crate) const AHEAD: u64 = 2 << 20;
@@ -26,6 +30,15 @@ pub(crate) const AHEAD: u64 = 2 << 20;
 /// to its pages without filling the gap, so no commit writes more than about
 /// `MAX_GAP + AHEAD` bytes of zeros.
 const MAX_GAP: u64 = 8 << 20;
+
+/// The frontier of a store just opened: where the storage's unwritten tail
+/// begins, in whole pages of the data area (prefill writes whole pages, and
+/// never the header or the root slots).
+pub(crate) fn start(storage: &dyn Storage, geo: &Geometry) -> u64 {
+    let page = geo.page_size as u64;
+    let len = storage.len();
+    (storage.unwritten_from().min(len).div_ceil(page) * page).max(geo.first_data_sector * SECTOR)
+}
 
 /// What a commit writes beyond its pages, and where the frontier goes.
 #[derive(Debug, Default, PartialEq, Eq)]
