@@ -630,14 +630,15 @@ fn write_out<const P: usize>(txn: &WriteTxn<'_, P>, state: &mut WriterState, pla
         *lock(&txn.shared.rejected) = None;
     }
     let mut root = plan.root;
-    let pages = plan.writes.iter().map(|(l, b)| (*l, &b[..])).chain(plan.data.iter().copied());
-    let own: Vec<(u64, u64)> = pages.map(|(l, b)| (l * SECTOR, b.len() as u64)).collect();
+    let metadata = plan.writes.iter().map(|(l, b)| (*l, &b[..]));
+    // Every page of the commit, the data pages already written included.
+    let own: Vec<(u64, u64)> =
+        metadata.clone().chain(plan.data.iter().copied()).map(|(l, b)| (l * SECTOR, b.len() as u64)).collect();
     let bytes: u64 = own.iter().map(|&(_, len)| len).sum();
     let frontier = state.frontier.unwrap_or(plan.file_len);
     let prefill = super::prefill::plan(frontier, plan.file_len, plan.data.len() < SEQUENTIAL_FROM, &own);
     let data = if plan.data_written { &[][..] } else { &plan.data[..] };
-    let mut writes: Vec<(u64, &[u8])> =
-        plan.writes.iter().map(|(l, b)| (*l, &b[..])).chain(data.iter().copied()).collect();
+    let mut writes: Vec<(u64, &[u8])> = metadata.chain(data.iter().copied()).collect();
     let mut zeros = 0;
     for &(start, end) in &prefill.ranges {
         zeros += end - start;
