@@ -126,3 +126,15 @@ fn crash_eventual_never_reuses_space_an_unsynced_commit_freed() {
         }
     }
 }
+
+/// The crash proptest's minimal failing input for a commit whose ids were all
+/// allocated and freed in it while `next_id` deepened the table (the root
+/// then named the old leaf as a level-1 node).
+#[test]
+fn crash_regression_ids_allocated_and_freed_deepen_the_table() {
+    let ops = [Op::Alloc(20), Op::Commit, Op::Alloc(9), Op::FreeBulk(61911, 8), Op::FreeBulk(3386, 1), Op::Commit];
+    for durability in [Durability::Immediate, Durability::Eventual] {
+        let config = RunConfig { durability, fault: Some(Fault::FailSync(4)), final_crash: TearPattern::KeepAll };
+        run(&ops, config).unwrap();
+    }
+}

@@ -74,3 +74,30 @@ fn abort_leaks_nothing_and_errors_are_typed() {
     assert!(matches!(r.page(id), Err(Error::NotAllocated(_))));
     assert!(matches!(store.try_begin_write().map(|_| ()), Ok(())));
 }
+
+/// Ids allocated and freed in the same transaction still move `next_id`; when
+/// that takes the table a level deeper, the commit must add the level even
+/// though no entry changed (found by the crash proptest: the root claimed a
+/// deeper table over the old top, and every read of the version failed).
+#[test]
+fn ids_allocated_and_freed_in_one_transaction_may_deepen_the_table() {
+    for extra in 1..200usize {
+        let store =
+            Store::<1024>::create_on(MemoryStorage::with_capacity(64 << 20).unwrap(), Options::default()).unwrap();
+        let mut w = store.begin_write().unwrap();
+        let kept = w.alloc_bulk(20).unwrap();
+        for &id in &kept {
+            w.write(id, &[id.get() as u8 + 1; 1024]).unwrap();
+        }
+        w.commit().unwrap();
+        let mut w = store.begin_write().unwrap();
+        let gone = w.alloc_bulk(extra).unwrap();
+        w.free_bulk(&gone).unwrap();
+        w.commit().unwrap();
+        assert!(store.verify().unwrap().is_clean(), "{extra} ids allocated and freed");
+        let r = store.begin_read().unwrap();
+        for &id in &kept {
+            assert_eq!(r.page(id).unwrap(), &[id.get() as u8 + 1; 1024][..], "{extra} ids allocated and freed");
+        }
+    }
+}

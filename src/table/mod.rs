@@ -172,7 +172,9 @@ pub(crate) fn rewrite(
     space: &mut SpaceMap,
     batch: &mut Batch,
 ) -> Result<TableRef> {
-    if changes.is_empty() || new_depth == 0 {
+    // Without changes the tree stays as it is, unless it must grow a level:
+    // ids allocated and freed in one transaction still raise `next_id`.
+    if new_depth == 0 || (changes.is_empty() && (new_depth == old_depth || top.location == 0)) {
         return Ok(top);
     }
     let level = new_depth as usize - 1;
