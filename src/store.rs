@@ -170,11 +170,20 @@ pub(crate) struct Shared {
     pub zero_page: Box<[u8]>,
     pub zero_hash: Hash16,
     pub published: Mutex<Published>,
-    pub writer: Mutex<Option<WriterState>>,
+    pub writer: Mutex<WriterSlot>,
+    /// Signalled when the writer state returns while `WriterSlot::waiting > 0`.
     pub writer_free: Condvar,
     pub writable: bool,
     /// A root newer than the recovered one that failed recovery's checks.
     pub rejected: Mutex<Option<RejectedRoot>>,
+}
+
+/// The writer state while no write transaction holds it, and how many callers
+/// of `begin_write` wait for it (so that a commit wakes nobody, with no system
+/// call, when nobody waits).
+pub(crate) struct WriterSlot {
+    pub state: Option<WriterState>,
+    pub waiting: usize,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -304,11 +313,13 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
         }
         let mut slot = lock(&self.shared.writer);
         loop {
-            if let Some(state) = slot.take() {
+            if let Some(state) = slot.state.take() {
                 drop(slot);
                 return WriteTxn::new(&self.shared, state);
             }
+            slot.waiting += 1;
             slot = self.shared.writer_free.wait(slot).unwrap_or_else(|e| e.into_inner());
+            slot.waiting -= 1;
         }
     }
 
@@ -318,7 +329,7 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
         if !self.shared.writable {
             return Err(Error::ReadOnly);
         }
-        let state = lock(&self.shared.writer).take().ok_or(Error::WriteInProgress)?;
+        let state = lock(&self.shared.writer).state.take().ok_or(Error::WriteInProgress)?;
         WriteTxn::new(&self.shared, state)
     }
 
@@ -525,7 +536,7 @@ pub(crate) fn open_shared(
         zero_page,
         zero_hash,
         published: Mutex::new(published),
-        writer: Mutex::new(writer),
+        writer: Mutex::new(WriterSlot { state: writer, waiting: 0 }),
         writer_free: Condvar::new(),
         writable,
         rejected: Mutex::new(newest_rejected.filter(|r: &RejectedRoot| r.version.get() > root.version)),
@@ -573,7 +584,7 @@ fn slot_version(reader: &PageReader<'_>, page_size: usize, slot: usize) -> Optio
 impl<const P: usize> Drop for Store<P> {
     fn drop(&mut self) {
         if self.shared.writable
-            && let Some(ws) = lock(&self.shared.writer).as_ref()
+            && let Some(ws) = lock(&self.shared.writer).state.as_ref()
             && !ws.poisoned
             && ws.unsynced_bytes > 0
         {

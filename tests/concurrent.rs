@@ -139,6 +139,41 @@ fn concurrent_second_begin_write_waits_for_the_first() {
     assert_eq!(store.page_count(), 2);
 }
 
+/// Many writers queue on `begin_write` at once; each ending transaction, by
+/// commit or by abort, must hand over to a waiting one (a lost wake-up hangs a
+/// writer, which the deadline turns into a failure).
+#[test]
+fn concurrent_queued_writers_each_get_their_turn() {
+    const WRITERS: usize = 4;
+    const ROUNDS: u64 = 150;
+    let dir = tempfile::tempdir().unwrap();
+    let store = file_store(&dir, Durability::Eventual);
+    let (done, finished) = mpsc::channel();
+    let start = Arc::new(Barrier::new(WRITERS));
+    for t in 0..WRITERS {
+        let (store, done, start) = (Arc::clone(&store), done.clone(), Arc::clone(&start));
+        thread::spawn(move || {
+            start.wait();
+            for round in 0..ROUNDS {
+                let mut w = store.begin_write().unwrap();
+                w.alloc().unwrap();
+                if round % 3 == 2 {
+                    w.abort();
+                } else {
+                    w.commit().unwrap();
+                }
+            }
+            done.send(t).unwrap();
+        });
+    }
+    for _ in 0..WRITERS {
+        finished.recv_timeout(Duration::from_secs(60)).expect("a writer waited for ever for its turn");
+    }
+    let committed = WRITERS as u64 * (ROUNDS - ROUNDS / 3);
+    assert_eq!(store.page_count(), committed, "every committed alloc is there, no aborted one");
+    assert!(store.verify().unwrap().is_clean());
+}
+
 #[test]
 fn concurrent_try_begin_write_fails_at_once() {
     let dir = tempfile::tempdir().unwrap();

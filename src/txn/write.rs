@@ -250,8 +250,11 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
 impl<const P: usize> Drop for WriteTxn<'_, P> {
     fn drop(&mut self) {
         if let Some(state) = self.state.take() {
-            *lock(&self.shared.writer) = Some(state);
-            self.shared.writer_free.notify_one();
+            let mut slot = lock(&self.shared.writer);
+            slot.state = Some(state);
+            if slot.waiting > 0 {
+                self.shared.writer_free.notify_one();
+            }
         }
     }
 }
