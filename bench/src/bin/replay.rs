@@ -113,14 +113,18 @@ enum Form {
 }
 
 impl Form {
-    /// The writes `form` makes for one recorded commit.
-    fn writes(self, commit: &[Write]) -> Vec<(u64, u64)> {
+    /// The writes (offset, length) `self` makes for one recorded commit;
+    /// `random_page` gives the raw page's place.
+    fn writes(self, commit: &[Write], random_page: &mut dyn FnMut() -> u64) -> Vec<(u64, u64)> {
+        if self == Form::RawPage {
+            return vec![(random_page() * PAGE as u64, PAGE as u64)];
+        }
         let root = |w: &Write| w.offset < PAGE as u64;
         let run = commit.iter().filter(|w| w.metadata && !root(w)).max_by_key(|w| w.len);
         let extra = match self {
-            Form::Recorded | Form::RawPage => 0,
             Form::RootInRun => 1,
             Form::OneWrite => 2,
+            Form::Recorded | Form::RawPage => 0,
         };
         let mut out = Vec::new();
         for w in commit {
@@ -199,14 +203,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for (form, total) in forms.iter().zip(&mut totals) {
             let (t, cpu) = (Instant::now(), cpu_times());
             for commit in &block {
-                let writes = match form {
-                    Form::RawPage => vec![((next() % (len / PAGE as u64 - 1) + 1) * PAGE as u64, PAGE as u64)],
-                    _ => form.writes(commit),
-                };
-                for (offset, len) in writes {
-                    for (k, chunk) in (0..len).step_by(buf.len()).enumerate() {
-                        let part = (len - chunk).min(buf.len() as u64) as usize;
-                        file.write_all_at(&buf[..part], offset + (k * buf.len()) as u64)?;
+                let mut random_page = || next() % (len / PAGE as u64 - 1) + 1;
+                for (offset, len) in form.writes(commit, &mut random_page) {
+                    for at in (0..len).step_by(buf.len()) {
+                        let part = (len - at).min(buf.len() as u64) as usize;
+                        file.write_all_at(&buf[..part], offset + at)?;
                     }
                 }
                 file.sync_data()?;
