@@ -33,8 +33,9 @@ const LIVE: u64 = 50_000;
 const BLOCK: usize = 250;
 const WARMUP: usize = 2_000;
 
-/// One write call of a commit: where, how long, and whether it was the run of
-/// metadata pages (pages that start with a node magic, `MP…`).
+/// One write call of a commit: where, how long, and whether its bytes start
+/// with a magic (`MP…`): the metadata run, or the root record (the one write
+/// in the file's first page).
 #[derive(Clone, Copy)]
 struct Write {
     offset: u64,
