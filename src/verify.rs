@@ -6,13 +6,14 @@ use std::ops::Range;
 
 use crate::error::{Error, Structure};
 use crate::format::{
-    DEADLIST_MAGIC, Entry, Hash16, MapNode, MapRef, PENDING_MAGIC, PendingPage, RecordKind, Root, SECTOR, TableNode,
-    TableRef, VersionSummary, hash16,
+    DEADLIST_MAGIC, Entry, Hash16, Header, MapNode, MapRef, PENDING_MAGIC, PendingPage, RecordKind, Root, SECTOR,
+    TableNode, TableRef, VersionSummary, hash16, meta_pages, root_slot_offset,
 };
 use crate::geometry::{Geometry, child_first};
 use crate::space::bits_in_use;
 use crate::space::{page_records, read_chain};
 use crate::storage::PageReader;
+use crate::store::{Shared, lock};
 use crate::table::{internal_content, leaf_content, read_node};
 use crate::versions::load_catalog;
 use crate::{PageId, Version};
@@ -519,5 +520,50 @@ impl Walker<'_> {
             offset: d.offset,
             detail: d.detail.clone(),
         })
+    }
+}
+
+pub(crate) fn verify_root(shared: &Shared, root: &Root) -> VerifyReport {
+    // SAFETY: the caller holds a read transaction pinning `root`.
+    let reader = unsafe { shared.reader() };
+    let mut walker = Walker::new(reader, &shared.geo, root, shared.zero_hash, true);
+    walker.run();
+    let mut damage = std::mem::take(&mut walker.damage);
+    check_meta_area(shared, &reader, root, &mut damage);
+    VerifyReport {
+        version: Version(root.version),
+        pages_checked: walker.pages_checked,
+        nodes_checked: walker.nodes_checked,
+        leaked_sectors: walker.leaked_sectors,
+        damage,
+        rejected_root: lock(&shared.rejected).clone(),
+    }
+}
+
+/// The header must decode; the other root slot must be empty or a valid root;
+/// the rest of the meta area must be zero.
+fn check_meta_area(shared: &Shared, reader: &PageReader<'_>, root: &Root, damage: &mut Vec<Damage>) {
+    let mut report = |structure, offset, detail: String| {
+        damage.push(Damage { structure, offset, ids: None, version: Version(root.version), detail })
+    };
+    match reader.bytes(0, SECTOR as usize, Structure::Header).and_then(Header::decode) {
+        Ok(h) if h == shared.header => {}
+        Ok(_) => report(Structure::Header, 0, "header changed since open".into()),
+        Err(e) => report(Structure::Header, 0, e.to_string()),
+    }
+    for slot in 0..2 {
+        let offset = root_slot_offset(slot);
+        if let Err(e) = reader
+            .bytes(offset / SECTOR, SECTOR as usize, Structure::Root)
+            .and_then(|b| Root::decode(b, shared.geo.page_size, offset))
+        {
+            report(Structure::Root, offset, e.to_string());
+        }
+    }
+    let meta_len = (meta_pages(shared.geo.page_size) * shared.geo.page_size as u64) as usize;
+    if let Ok(rest) = reader.bytes(3, meta_len - 3 * SECTOR as usize, Structure::File)
+        && let Some(i) = rest.iter().position(|&b| b != 0)
+    {
+        report(Structure::File, 3 * SECTOR + i as u64, "unused bytes of the meta area are not zero".into());
     }
 }

@@ -19,7 +19,7 @@ use super::write::{Slot, WriteTxn};
 /// Runs the commit; always hands the writer state back (changed only on success
 /// or poisoned on a failed write or sync).
 pub(crate) fn commit<const P: usize>(txn: &WriteTxn<'_, P>, mut state: WriterState) -> (Result<Version>, WriterState) {
-    if let Err(e) = settle(txn, &mut state) {
+    if let Err(e) = crate::store::settle(&*txn.shared.storage, &mut state) {
         return (Err(e), state);
     }
     // Before anything grows the file (`txn::prefill`).
@@ -565,26 +565,6 @@ fn hash_pages(data: &[(u64, &[u8])]) -> Vec<crate::format::Hash16> {
             .collect();
         handles.into_iter().flat_map(|h| h.join().expect("hashing thread panicked")).collect()
     })
-}
-
-/// First commit since open: the recovered root must be durable, and a
-/// rejected root gone, before anything overwrites space they reached. A
-/// failure poisons the store.
-fn settle<const P: usize>(txn: &WriteTxn<'_, P>, state: &mut WriterState) -> Result<()> {
-    let Some(settle) = state.settle_before_write else {
-        return Ok(());
-    };
-    let storage = &*txn.shared.storage;
-    state.poisoned = true;
-    if let Some(slot) = settle.clear_slot {
-        storage
-            .write(root_slot_offset(slot), &[0u8; SECTOR as usize])
-            .map_err(Error::io("clearing a rejected root"))?;
-    }
-    storage.sync().map_err(Error::io("syncing the recovered root"))?;
-    state.poisoned = false;
-    state.settle_before_write = None;
-    Ok(())
 }
 
 /// Zeros for `prefill` ranges, written a slice at a time.

@@ -1,0 +1,48 @@
+//! How a store is opened: durability and the other options.
+
+/// When a commit is durable.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// `commit` returns after the commit is on disk (one fdatasync for
+    /// ordinary commits). A power cut never loses an acknowledged commit.
+    #[default]
+    Immediate,
+    /// `commit` returns without syncing; the store syncs when
+    /// [`Options::eventual_sync_bytes`] unsynced bytes have piled up, on
+    /// [`Store::sync`] and when dropped. A power cut may lose the newest commits
+    /// but never leaves a partial one.
+    Eventual,
+}
+
+/// How to open a store.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// When commits are durable.
+    pub durability: Durability,
+    /// Address space reserved for the file mapping; growing past it adds a new
+    /// mapping (old views stay valid), so this only affects performance.
+    pub reserve: u64,
+    /// With [`Durability::Eventual`], sync once this many bytes are unsynced.
+    pub eventual_sync_bytes: u64,
+    /// Commits writing more than this many bytes sync their pages before their
+    /// root (two syncs), so that recovery need not check them.
+    pub presync_bytes: u64,
+    /// The file never grows beyond this many bytes.
+    pub max_file_len: u64,
+    /// Check each page's checksum on every read (slower; the default trusts the
+    /// mapping and leaves checking to [`Store::verify`]).
+    pub verify_reads: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            durability: Durability::Immediate,
+            reserve: crate::storage::file::DEFAULT_RESERVE,
+            eventual_sync_bytes: 64 << 20,
+            presync_bytes: 8 << 20,
+            max_file_len: 1 << 46,
+            verify_reads: false,
+        }
+    }
+}

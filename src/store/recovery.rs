@@ -1,0 +1,205 @@
+//! Recovery (SPEC.md section 10): at open, pick the newest root whose checks
+//! hold; before the first commit after open, make it durable (`settle`).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::sync::{Condvar, Mutex};
+
+use super::options::Options;
+use super::shared::{Published, Shared, WriterSlot, WriterState};
+use crate::Version;
+use crate::error::{Error, Result, Structure};
+use crate::format::{Hash16, Header, Root, SECTOR, hash16, root_slot_offset};
+use crate::geometry::Geometry;
+use crate::space::{PendingGroup, load_chain};
+use crate::storage::{PageReader, Storage};
+use crate::verify::Walker;
+use crate::versions::load_catalog;
+
+/// A root that was newer than the one recovered but failed its checks at open.
+///
+/// After a crash during a commit this is expected: the commit's pages did not
+/// all reach the disk. On a store that was closed cleanly it means that pages of
+/// the newest commit were damaged after they were written, and that commit was
+/// rolled back. Either way [`Store::verify`] reports it until the next commit
+/// overwrites the slot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RejectedRoot {
+    /// The version it would have opened.
+    pub version: Version,
+    /// Its slot (0 or 1).
+    pub slot: usize,
+    /// The first check it failed.
+    pub reason: String,
+}
+
+/// What the first commit after open does before writing.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SettleRecovery {
+    /// Slot to zero: it holds a root newer than the recovered one, or garbage.
+    pub clear_slot: Option<usize>,
+}
+
+/// Reads the header, picks the newest root that passes recovery's checks, and
+/// (for a writer) makes it durable and loads the pending list.
+pub(crate) fn open_shared(
+    storage: Box<dyn Storage>,
+    options: Options,
+    page_size: usize,
+    writable: bool,
+) -> Result<Shared> {
+    let geo = Geometry::new(page_size);
+    let len = storage.len();
+    if len < 3 * SECTOR {
+        return Err(Error::UnsupportedFormat(format!("file is {len} bytes, shorter than the header and roots")));
+    }
+    let zero_page = vec![0u8; page_size].into_boxed_slice();
+    let zero_hash = hash16(&zero_page);
+    // SAFETY: nothing writes the storage while it is being opened: no writer exists yet.
+    let reader = unsafe { PageReader::new(storage.view(), page_size) };
+    let header = Header::decode(reader.bytes(0, SECTOR as usize, Structure::Header)?)?;
+    if header.page_size as usize != page_size {
+        return Err(Error::PageSizeMismatch { on_disk: header.page_size, expected: page_size as u32 });
+    }
+    let mut candidates = Vec::new();
+    let mut rejected = Vec::new();
+    let mut garbage = [false; 2];
+    for (slot, garbage) in garbage.iter_mut().enumerate() {
+        let offset = root_slot_offset(slot);
+        match reader
+            .bytes(offset / SECTOR, SECTOR as usize, Structure::Root)
+            .and_then(|b| Root::decode(b, page_size, offset))
+        {
+            Ok(Some(root)) => candidates.push((root, slot)),
+            Ok(None) => rejected.push(format!("slot {slot}: empty")),
+            Err(e) => {
+                *garbage = true;
+                rejected.push(format!("slot {slot}: {e}"));
+            }
+        }
+    }
+    candidates.sort_by_key(|c| std::cmp::Reverse(c.0.version));
+    let mut chosen = None;
+    let mut newest_rejected = None;
+    for (root, slot) in candidates {
+        match check_candidate(&reader, &geo, &root, zero_hash) {
+            Ok(loaded) => {
+                chosen = Some((root, slot, loaded));
+                break;
+            }
+            Err(e) => {
+                rejected.push(format!("slot {slot} (version {}): {e}", root.version));
+                if newest_rejected.is_none() {
+                    newest_rejected =
+                        Some(RejectedRoot { version: Version(root.version), slot, reason: e.to_string() });
+                }
+            }
+        }
+    }
+    let Some((root, slot, (pending, (snapshots, catalog_pages)))) = chosen else {
+        return Err(Error::NoValidRoot { detail: rejected.join("; ") });
+    };
+    // The pending list (with the history window's summaries) and the catalog:
+    // both as small as what is pinned, never the data.
+    let history = crate::txn::summaries_from(pending.iter(), root.history_start);
+    let published = Published {
+        root: Arc::new(root),
+        pins: BTreeMap::new(),
+        snapshots: Arc::new(snapshots.clone()),
+        history: Arc::new(history),
+        history_sectors: crate::txn::history_held(pending.iter(), root.history_start),
+    };
+    let writer = if writable {
+        let other = 1 - slot;
+        let newer_rejected = slot_version(&reader, page_size, other).is_some_and(|v| v > root.version);
+        let clear_slot = (garbage[other] || newer_rejected).then_some(other);
+        Some(WriterState {
+            durable_version: root.version,
+            durable_history_start: root.history_start,
+            durable_slot: slot,
+            unsynced_bytes: 0,
+            pending,
+            poisoned: false,
+            settle_before_write: Some(SettleRecovery { clear_slot }),
+            free_hint: geo.first_data_sector,
+            hole_hint: geo.first_data_sector,
+            fill_cursor: geo.first_data_sector,
+            frontier: None,
+            durable_snapshots: snapshots.clone(),
+            snapshots,
+            catalog_pages,
+        })
+    } else {
+        None
+    };
+    Ok(Shared {
+        storage,
+        geo,
+        options,
+        header,
+        zero_page,
+        zero_hash,
+        published: Mutex::new(published),
+        writer: Mutex::new(WriterSlot { state: writer, waiting: 0 }),
+        writer_free: Condvar::new(),
+        writable,
+        rejected: Mutex::new(newest_rejected.filter(|r: &RejectedRoot| r.version.get() > root.version)),
+    })
+}
+
+/// Recovery's checks of one root: every page written after `synced_through`
+/// matches its checksum (the walk), and the pending list, the catalog and the
+/// newest deadlist pages read back whole. Returns the list and catalog.
+fn check_candidate(
+    reader: &PageReader<'_>,
+    geo: &Geometry,
+    root: &Root,
+    zero_hash: Hash16,
+) -> Result<(VecDeque<PendingGroup>, crate::versions::LoadedCatalog)> {
+    let mut walker = Walker::new(*reader, geo, root, zero_hash, false);
+    walker.run();
+    if let Some(e) = walker.into_error() {
+        return Err(e);
+    }
+    let pending = load_chain(reader, root.pending, root.history_floor, root.structure_floor, root.pending_floor)?;
+    let catalog = load_catalog(reader, root.catalog)?;
+    for entry in &catalog.0 {
+        crate::space::read_chain(
+            reader,
+            entry.deadlist,
+            root.synced_through,
+            crate::format::DEADLIST_MAGIC,
+            |l, _, p| crate::space::page_records(p, l).map(|_| ()),
+        )?;
+    }
+    Ok((pending, catalog))
+}
+
+/// The version of the root in `slot`, if it decodes.
+fn slot_version(reader: &PageReader<'_>, page_size: usize, slot: usize) -> Option<u64> {
+    let offset = root_slot_offset(slot);
+    reader
+        .bytes(offset / SECTOR, SECTOR as usize, Structure::Root)
+        .ok()
+        .and_then(|b| Root::decode(b, page_size, offset).ok().flatten())
+        .map(|r| r.version)
+}
+
+/// First commit since open: the recovered root must be durable, and a
+/// rejected root gone, before anything overwrites space they reached. A
+/// failure poisons the store.
+pub(crate) fn settle(storage: &dyn Storage, state: &mut WriterState) -> Result<()> {
+    let Some(settle) = state.settle_before_write else {
+        return Ok(());
+    };
+    state.poisoned = true;
+    if let Some(slot) = settle.clear_slot {
+        storage
+            .write(root_slot_offset(slot), &[0u8; SECTOR as usize])
+            .map_err(Error::io("clearing a rejected root"))?;
+    }
+    storage.sync().map_err(Error::io("syncing the recovered root"))?;
+    state.poisoned = false;
+    state.settle_before_write = None;
+    Ok(())
+}

@@ -1,0 +1,115 @@
+//! The runtime state a store shares with its transactions: the storage, the
+//! published root and pins readers hold, and the writer's state between
+//! transactions.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::options::Options;
+use super::recovery::{RejectedRoot, SettleRecovery};
+use crate::format::{CatalogEntry, Hash16, Header, Root, VersionSummary};
+use crate::geometry::Geometry;
+use crate::space::PendingGroup;
+use crate::storage::{PageReader, Storage};
+
+/// What a writer needs between transactions.
+pub(crate) struct WriterState {
+    /// Newest version known to be on disk.
+    pub durable_version: u64,
+    /// Slot holding that version's root; commits write the other slot.
+    pub durable_slot: usize,
+    /// The lowest history start of that root and of every root committed since
+    /// (a crash may go back to any of them), so what their windows keep stays.
+    pub durable_history_start: u64,
+    pub unsynced_bytes: u64,
+    /// Pending-free groups, oldest first.
+    pub pending: VecDeque<PendingGroup>,
+    /// Set when a write or sync failed: the store must be reopened.
+    pub poisoned: bool,
+    /// Set at open: the recovered root may have reached only the page cache (the
+    /// last writer may have died before its sync), and the other slot may hold a
+    /// rejected root. The first commit clears that slot and syncs before it
+    /// writes anything else.
+    pub settle_before_write: Option<SettleRecovery>,
+    /// No free page lies below this sector, as of the last commit.
+    pub free_hint: u64,
+    /// Where the last hole for a run was found: the next search starts there.
+    pub hole_hint: u64,
+    /// Where the last allocation outside a run ended: the next one looks on
+    /// from there (next fit).
+    pub fill_cursor: u64,
+    /// The lowest byte no commit wrote since the store was opened: small
+    /// commits write zeros ahead of it (`txn::prefill`). Found by the first
+    /// commit, so that opening asks the file system nothing.
+    pub frontier: Option<u64>,
+    /// The snapshot catalog.
+    pub snapshots: Vec<CatalogEntry>,
+    /// The snapshots of that root and of every root committed since (a crash
+    /// may go back to any of them): they keep their pages until a root without
+    /// them is durable.
+    pub durable_snapshots: Vec<CatalogEntry>,
+    /// (sector, written) of the catalog's pages.
+    pub catalog_pages: Vec<(u64, u64)>,
+}
+
+/// The committed root and the versions readers hold.
+pub(crate) struct Published {
+    pub root: Arc<Root>,
+    pub pins: BTreeMap<u64, usize>,
+    /// Snapshots readers may open.
+    pub snapshots: Arc<Vec<CatalogEntry>>,
+    /// Older versions readers may open, oldest first.
+    pub history: Arc<Vec<VersionSummary>>,
+    /// Sectors of content records held only for the history window.
+    pub history_sectors: u64,
+}
+
+pub(crate) struct Shared {
+    pub storage: Box<dyn Storage>,
+    pub geo: Geometry,
+    pub options: Options,
+    pub header: Header,
+    pub zero_page: Box<[u8]>,
+    pub zero_hash: Hash16,
+    pub published: Mutex<Published>,
+    pub writer: Mutex<WriterSlot>,
+    /// Signalled when the writer state returns while `WriterSlot::waiting > 0`.
+    pub writer_free: Condvar,
+    pub writable: bool,
+    /// A root newer than the recovered one that failed recovery's checks.
+    pub rejected: Mutex<Option<RejectedRoot>>,
+}
+
+/// The writer state while no write transaction holds it, and how many callers
+/// of `begin_write` wait for it (so that a commit wakes nobody, with no system
+/// call, when nobody waits).
+pub(crate) struct WriterSlot {
+    pub state: Option<WriterState>,
+    pub waiting: usize,
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub(crate) fn now_nanos() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+}
+
+impl Shared {
+    /// A reader for the current file, valid while `'a` pins what it reads.
+    ///
+    /// # Safety
+    ///
+    /// Whatever the caller reads through it must be reached by a root that stays
+    /// pinned (or unwritten) for `'a`.
+    pub unsafe fn reader<'a>(&'a self) -> PageReader<'a> {
+        // SAFETY: forwarded to the caller.
+        unsafe { PageReader::new(self.storage.view(), self.geo.page_size) }
+    }
+
+    pub fn current(&self) -> Arc<Root> {
+        Arc::clone(&lock(&self.published).root)
+    }
+}
