@@ -1,7 +1,7 @@
 //! Sizes that follow from the page size: fanouts and the ids or sectors a node
 //! at each level covers.
 
-use crate::format::{MapNode, SECTOR, TableNode, meta_pages};
+use crate::format::{Extent, MapNode, SECTOR, TableNode, meta_pages};
 
 /// Deepest tree built or read.
 pub(crate) const MAX_LEVELS: usize = 24;
@@ -47,6 +47,12 @@ impl Geometry {
             sector_cover,
             first_data_sector: meta_pages(page_size) * spp,
         }
+    }
+
+    /// The extent of the raw page that starts at sector `location`: every
+    /// whole page is `spp` sectors at a page boundary.
+    pub const fn page(&self, location: u64) -> Extent {
+        Extent::page(location, self.spp)
     }
 
     /// Table depth needed for ids below `next_id` (0 for none).

@@ -51,8 +51,8 @@
 #![warn(clippy::undocumented_unsafe_blocks, missing_docs)]
 
 mod error;
-mod format_types;
 mod geometry;
+mod ids;
 mod readonly;
 mod space;
 mod store;
@@ -68,7 +68,7 @@ pub mod storage;
 pub mod testing;
 
 pub use error::{Error, Result, Structure};
-pub use format_types::{ContentHash, PageId, Version};
+pub use ids::{ContentHash, PageId, Version};
 pub use store::{Durability, Options, RejectedRoot, Stats, Store};
 pub use table::LiveIds;
 pub use txn::{ReadTxn, WriteTxn};

@@ -4,6 +4,7 @@
 //! is checked before it is used.
 
 mod catalog;
+mod extent;
 mod header;
 mod pending;
 mod root;
@@ -11,6 +12,7 @@ mod space_map;
 mod table;
 
 pub use catalog::{CATALOG_MAGIC, CatalogEntry, CatalogPage, MAX_NAME_LEN};
+pub use extent::Extent;
 pub use header::{FORMAT_VERSION, Header};
 pub use pending::{DEADLIST_MAGIC, PENDING_MAGIC, PendingPage, PendingRecord, RECORDS_AT, RecordKind, VersionSummary};
 pub use root::{ChainRef, Root, root_slot_offset};

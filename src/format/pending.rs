@@ -46,6 +46,11 @@ pub struct PendingRecord {
 impl PendingRecord {
     /// Encoded size.
     pub const SIZE: usize = 32;
+
+    /// The extent the record frees.
+    pub const fn extent(&self) -> super::Extent {
+        super::Extent::new(self.location, self.sectors)
+    }
 }
 
 /// Enough of a committed version to read it: its table.

@@ -1,31 +1,24 @@
 //! The writer's working copy of the free map: committed leaves are read through
 //! the mapping, changed leaves are copied into memory, and a commit writes the
 //! changed leaves and their ancestors to newly allocated pages.
+//!
+//! The map only answers and applies: which pages are free, where holes lie,
+//! mark an extent used or free, grow the file. Where a commit's pages go is
+//! decided by an [`AllocationStrategy`](super::AllocationStrategy) through the
+//! [`Allocator`](super::Allocator) handle.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use super::Batch;
 use super::bits;
 use super::runs::RunScanner;
 use crate::error::{Error, Result, Structure};
-use crate::format::{MAP_MAGIC, MapNode, MapRef, NODE_HEADER, NodeHeader, SECTOR, hash16};
+use crate::format::{Extent, MAP_MAGIC, MapNode, MapRef, NODE_HEADER, NodeHeader, SECTOR, hash16};
 use crate::geometry::Geometry;
 use crate::storage::PageReader;
-use crate::table::Batch;
 
 /// Smallest growth step, in bytes.
 const MIN_GROW: u64 = 1 << 20;
-
-/// Holes shorter than this many pages take single pages first.
-const SMALL_HOLE: u64 = 4;
-
-/// How far past the cursor (in pages) a single page looks for a small hole.
-const NEAR_WINDOW: u64 = 8192;
-
-/// Most holes one reservation may span.
-const MAX_EXTENTS: usize = 16;
-
-/// Fewest pages in a hole a reservation takes when it spans several.
-const MIN_EXTENT: u64 = 4;
 
 struct DirtyLeaf {
     bits: Box<[u8]>,
@@ -41,15 +34,6 @@ pub(crate) struct SpaceMap<'a> {
     /// Sectors in the file as this transaction sees it (grows on demand).
     pub file_sectors: u64,
     dirty: BTreeMap<u64, DirtyLeaf>,
-    /// Sectors set aside for this commit, as extents (next, end) used in order.
-    reserved: VecDeque<(u64, u64)>,
-    /// No free page lies below this sector (first-fit starts here).
-    pub free_hint: u64,
-    /// Allocations outside a reservation look for free pages from here on
-    /// first (next fit), then from `free_hint`.
-    pub fill_cursor: u64,
-    /// Where the last reservation started.
-    pub last_hole: Option<u64>,
     /// Upper bound on the file's length, in sectors.
     max_sectors: u64,
     /// No hole is longer than this many pages (known after a search of the
@@ -90,11 +74,7 @@ impl<'a> SpaceMap<'a> {
             base_depth,
             file_sectors,
             dirty: BTreeMap::new(),
-            reserved: VecDeque::new(),
             largest_hole: None,
-            free_hint: 0,
-            fill_cursor: 0,
-            last_hole: None,
             max_sectors,
         }
     }
@@ -103,8 +83,25 @@ impl<'a> SpaceMap<'a> {
         self.geo.sector_cover[0]
     }
 
+    /// The sizes of this store.
+    pub fn geo(&self) -> &Geometry {
+        self.geo
+    }
+
+    /// No hole is longer than this many pages, if a search of the whole file
+    /// has shown it since the file last grew.
+    pub fn largest_hole(&self) -> Option<u64> {
+        self.largest_hole
+    }
+
+    /// Records that no hole is longer than `pages` pages (a search of the
+    /// whole file found none longer).
+    pub fn note_largest_hole(&mut self, pages: u64) {
+        self.largest_hole = Some(pages);
+    }
+
     /// The committed reference of node (`level`, `index`), or an absent one.
-    fn committed_ref(&self, level: usize, index: u64) -> Result<MapRef> {
+    pub(super) fn committed_ref(&self, level: usize, index: u64) -> Result<MapRef> {
         if self.base_depth == 0 || level >= self.base_depth as usize {
             return Ok(MapRef::default());
         }
@@ -167,9 +164,10 @@ impl<'a> SpaceMap<'a> {
         Ok(self.dirty.get_mut(&index).expect("inserted above"))
     }
 
-    fn set(&mut self, start: u64, sectors: u64, used: bool) -> Result<()> {
+    /// Marks `extent` used or free.
+    pub(super) fn set(&mut self, extent: Extent, used: bool) -> Result<()> {
         let spl = self.spl();
-        let (mut s, end) = (start, start + sectors);
+        let (mut s, end) = (extent.start, extent.end());
         while s < end {
             let index = s / spl;
             let leaf_end = ((index + 1) * spl).min(end);
@@ -184,74 +182,21 @@ impl<'a> SpaceMap<'a> {
     }
 
     /// Returns an extent to the free map.
-    pub fn release(&mut self, start: u64, sectors: u64) -> Result<()> {
-        let end = start.checked_add(sectors).filter(|&e| e <= self.file_sectors);
-        if start < self.geo.first_data_sector || end.is_none() {
+    pub(super) fn release(&mut self, extent: Extent) -> Result<()> {
+        let end = extent.checked_end().filter(|&e| e <= self.file_sectors);
+        if extent.start < self.geo.first_data_sector || end.is_none() {
             return Err(Error::corrupt(
                 Structure::PendingList,
-                start * SECTOR,
-                format!("pending extent {start}+{sectors} lies outside the file"),
+                extent.offset(),
+                format!("pending extent {}+{} lies outside the file", extent.start, extent.sectors),
             ));
         }
-        self.free_hint = self.free_hint.min(start);
-        self.set(start, sectors, false)
-    }
-
-    /// Allocates one page.
-    pub fn alloc_page(&mut self) -> Result<u64> {
-        Ok(self.alloc_run(1)?.0)
-    }
-
-    /// Allocates between 1 and `max_pages` contiguous pages; returns the first
-    /// sector and the number of pages. Pages come from the reservation while it
-    /// lasts, then by next fit.
-    pub fn alloc_run(&mut self, max_pages: u64) -> Result<(u64, u64)> {
-        let spp = self.geo.spp;
-        while let Some(&(next, end)) = self.reserved.front() {
-            if end - next < spp {
-                self.reserved.pop_front();
-                continue;
-            }
-            let pages = max_pages.min((end - next) / spp);
-            self.reserved[0].0 = next + pages * spp;
-            self.set(next, pages * spp, true)?;
-            return Ok((next, pages));
-        }
-        // Next fit: single pages written by successive commits land near each
-        // other, which the disk writes faster than pages at random places.
-        // A single page goes to a hole too short for a run where one is near,
-        // so that the holes commits' runs reuse stay whole.
-        let mut found = None;
-        if self.fill_cursor > self.free_hint {
-            if max_pages == 1 {
-                found = self.find_small_hole(self.fill_cursor, NEAR_WINDOW)?;
-            }
-            if found.is_none() {
-                found = self.find_free(self.fill_cursor)?;
-            }
-        }
-        let first = match found {
-            Some(s) => s,
-            None => match self.find_free(self.free_hint.max(self.geo.first_data_sector))? {
-                Some(s) => {
-                    self.free_hint = s;
-                    s
-                }
-                None => {
-                    let old_end = self.file_sectors;
-                    self.grow(max_pages * self.geo.spp)?;
-                    old_end
-                }
-            },
-        };
-        let run = self.take_run(first, max_pages)?;
-        self.fill_cursor = first + run * self.geo.spp;
-        Ok((first, run))
+        self.set(extent, false)
     }
 
     /// The first free page at or after `from`, within `window` pages, in a
-    /// hole shorter than [`SMALL_HOLE`] pages (holes are seen leaf by leaf).
-    fn find_small_hole(&mut self, from: u64, window: u64) -> Result<Option<u64>> {
+    /// hole shorter than `small` pages (holes are seen leaf by leaf).
+    pub fn find_small_hole(&self, from: u64, window: u64, small: u64) -> Result<Option<u64>> {
         let spl = self.spl();
         let spp = self.geo.spp;
         let mut from = from.div_ceil(spp) * spp;
@@ -276,7 +221,7 @@ impl<'a> SpaceMap<'a> {
             while k < end {
                 let Some(f) = bits::first_free_unit(map, k, end, spp) else { break };
                 let run = bits::free_units_from(map, f, units, spp);
-                if run < SMALL_HOLE && f >= start {
+                if run < small && f >= start {
                     return Ok(Some(leaf_start + f * spp));
                 }
                 k = f + run;
@@ -285,18 +230,22 @@ impl<'a> SpaceMap<'a> {
         Ok(None)
     }
 
-    /// Allocates between 1 and `max_pages` contiguous free pages starting at
-    /// the free page `first`, within its leaf; returns how many.
-    fn take_run(&mut self, first: u64, max_pages: u64) -> Result<u64> {
+    /// Allocates up to `max_pages` contiguous free pages starting at page
+    /// `first`, within its leaf; returns how many (0 when `first` is not a
+    /// free page of the data area).
+    pub(super) fn take_run(&mut self, first: u64, max_pages: u64) -> Result<u64> {
         let spp = self.geo.spp;
+        if first < self.geo.first_data_sector || !first.is_multiple_of(spp) || first >= self.file_sectors {
+            return Ok(0);
+        }
         // Extend the run while the following pages are free, inside one leaf.
         let spl = self.spl();
         let leaf_index = first / spl;
         let leaf_end = ((leaf_index + 1) * spl).min(self.file_sectors);
-        let mut pages = 1;
+        let mut pages = 0;
         {
             let leaf = self.leaf_mut(leaf_index)?;
-            while pages < max_pages {
+            while pages < max_pages.max(1) {
                 let next = first + pages * spp;
                 if next + spp > leaf_end || !bits::all_free(&leaf.bits, next - leaf_index * spl, spp) {
                     break;
@@ -304,132 +253,39 @@ impl<'a> SpaceMap<'a> {
                 pages += 1;
             }
         }
-        self.set(first, pages * spp, true)?;
+        if pages > 0 {
+            self.set(Extent::new(first, pages * spp), true)?;
+        }
         Ok(pages)
     }
 
-    /// Sets aside `pages` free pages for the next allocations, so that a
-    /// commit's pages go to disk as few sequential writes: the first hole big
-    /// enough at or after `hint` (then from the start); else, when free space
-    /// is scarce, the end of the file; else up to [`MAX_EXTENTS`] holes of at
-    /// least `pages / MAX_EXTENTS` pages, in address order from `hint`. When
-    /// the free space lies only in smaller holes, nothing is reserved and
-    /// allocation fills the holes by next fit.
-    pub fn reserve(&mut self, pages: u64, hint: u64) -> Result<()> {
-        if self.reserve_hole(pages, hint)? {
-            return Ok(());
-        }
-        let want = pages * self.geo.spp;
-        if !self.scarce(pages)? {
-            return self.reserve_holes(pages, hint);
-        }
-        // Append after the last used sector: a free tail joins the reservation,
-        // and all of the tail is reserved, so that what the commit places next
-        // follows in the same run.
-        let tail = self.free_tail()?;
-        let start = self.file_sectors - tail;
-        if tail < want {
-            self.grow(want - tail)?;
-        }
-        self.reserved.push_back((start, self.file_sectors));
-        self.last_hole = Some(start);
-        Ok(())
-    }
-
-    /// True when free space is scarce for `pages` more: under twice as much,
-    /// or under a fifth of the file. A reservation then appends to the file.
-    pub fn scarce(&self, pages: u64) -> Result<bool> {
-        let want = pages * self.geo.spp;
-        let free = self.free_sectors()?;
-        let data = self.file_sectors - self.geo.first_data_sector;
-        Ok(free < 2 * want || free * 5 < data)
-    }
-
-    /// Pages still set aside.
-    pub fn reserved_pages(&self) -> u64 {
-        self.reserved.iter().map(|(next, end)| (end - next) / self.geo.spp).sum()
-    }
-
-    /// Sets aside the first hole of `pages` free pages at or after `hint`
-    /// (then from the start), if there is one.
-    pub fn reserve_hole(&mut self, pages: u64, hint: u64) -> Result<bool> {
-        self.reserve_hole_between(pages, pages, hint)
-    }
-
-    /// Sets aside the first hole of at least `least` free pages at or after
-    /// `hint` (then from the start), up to `most` pages of it, if there is one.
-    pub fn reserve_hole_between(&mut self, least: u64, most: u64, hint: u64) -> Result<bool> {
-        let spp = self.geo.spp;
-        let hint = hint.max(self.geo.first_data_sector);
-        self.reserved.clear();
-        if self.largest_hole.is_some_and(|m| least > m) {
+    /// Marks `extent` used if every sector of it lies in the data area and
+    /// is free; returns false (and the map may be partly changed, so the
+    /// commit must fail) otherwise.
+    pub(super) fn take(&mut self, extent: Extent) -> Result<bool> {
+        let Some(end) = extent.checked_end() else { return Ok(false) };
+        if extent.start < self.geo.first_data_sector || end > self.file_sectors {
             return Ok(false);
         }
-        let mut found = None;
-        for (from, limit) in [(hint, u64::MAX), (self.geo.first_data_sector, hint)] {
-            // The second pass takes only a hole that starts before the first
-            // pass began (that one found nothing, so nothing overlaps).
-            let largest = self.scan_holes(from, least, most, |start, len| {
-                if start < limit {
-                    found = Some((start, len));
-                }
-                false
-            })?;
-            if found.is_some() {
-                break;
+        let spl = self.spl();
+        let mut s = extent.start;
+        while s < end {
+            let index = s / spl;
+            let leaf_end = ((index + 1) * spl).min(end);
+            let leaf = self.leaf_mut(index)?;
+            let (from, to) = (s - index * spl, leaf_end - index * spl);
+            if bits::count_free_range(&leaf.bits, from, to) != to - from {
+                return Ok(false);
             }
-            if from == self.geo.first_data_sector {
-                self.largest_hole = Some(largest);
-                break;
-            }
+            bits::set_range(&mut leaf.bits, from, to, true);
+            leaf.free -= to - from;
+            s = leaf_end;
         }
-        if let Some((start, len)) = found {
-            self.reserved.push_back((start, start + len * spp));
-            self.last_hole = Some(start);
-        }
-        Ok(found.is_some())
-    }
-
-    /// Reserves `pages` in up to [`MAX_EXTENTS`] holes of at least
-    /// `pages / MAX_EXTENTS` pages, from `hint` on and then from the start;
-    /// reserves nothing if they do not hold `pages`.
-    fn reserve_holes(&mut self, pages: u64, hint: u64) -> Result<()> {
-        let spp = self.geo.spp;
-        let hint = hint.max(self.geo.first_data_sector);
-        let min = pages.div_ceil(MAX_EXTENTS as u64).max(MIN_EXTENT).min(pages);
-        if self.largest_hole.is_some_and(|m| min > m) {
-            return Ok(());
-        }
-        let mut need = pages;
-        let mut extents: Vec<(u64, u64)> = Vec::new();
-        for (from, limit) in [(hint, u64::MAX), (self.geo.first_data_sector, hint)] {
-            self.scan_holes(from, min, need, |start, len| {
-                if start >= limit {
-                    return false;
-                }
-                // The second pass stops short of the first one's holes.
-                let len = len.min((limit - start) / spp);
-                if len < min {
-                    return true;
-                }
-                let take = len.min(need);
-                extents.push((start, start + take * spp));
-                need -= take;
-                need > 0 && extents.len() < MAX_EXTENTS
-            })?;
-            if need == 0 || extents.len() == MAX_EXTENTS {
-                break;
-            }
-        }
-        if need == 0 {
-            self.last_hole = extents.first().map(|e| e.0);
-            self.reserved.extend(extents);
-        }
-        Ok(())
+        Ok(true)
     }
 
     /// Free sectors as this transaction sees them.
-    fn free_sectors(&self) -> Result<u64> {
+    pub fn free_sectors(&self) -> Result<u64> {
         let mut total = if self.base_depth == 0 { 0i128 } else { self.base.free as i128 };
         for (&index, leaf) in &self.dirty {
             total += leaf.free as i128 - self.committed_ref(0, index)?.free as i128;
@@ -438,7 +294,7 @@ impl<'a> SpaceMap<'a> {
     }
 
     /// Free sectors at the end of the file, in whole pages.
-    fn free_tail(&mut self) -> Result<u64> {
+    pub fn free_tail(&self) -> Result<u64> {
         let spp = self.geo.spp;
         let spl = self.spl();
         let mut tail = 0;
@@ -475,7 +331,7 @@ impl<'a> SpaceMap<'a> {
     /// than `min` free pages are skipped, so a run that starts in one and goes
     /// on into the next is not seen: placement may miss such a hole, never
     /// take a page in use.)
-    fn scan_holes(&mut self, from: u64, min: u64, cap: u64, mut found: impl FnMut(u64, u64) -> bool) -> Result<u64> {
+    pub fn scan_holes(&self, from: u64, min: u64, cap: u64, mut found: impl FnMut(u64, u64) -> bool) -> Result<u64> {
         let spl = self.spl();
         let spp = self.geo.spp;
         let from = from.div_ceil(spp) * spp;
@@ -510,7 +366,7 @@ impl<'a> SpaceMap<'a> {
     }
 
     /// First free page-aligned sector at or after `from`.
-    fn find_free(&mut self, from: u64) -> Result<Option<u64>> {
+    pub fn find_free(&self, from: u64) -> Result<Option<u64>> {
         let spl = self.spl();
         let spp = self.geo.spp;
         let from = from.div_ceil(spp) * spp;
@@ -533,8 +389,9 @@ impl<'a> SpaceMap<'a> {
         Ok(None)
     }
 
-    /// Grows the file by at least `sectors` and marks the new sectors free.
-    fn grow(&mut self, sectors: u64) -> Result<()> {
+    /// Grows the file by at least `sectors` (by a quarter of its length, and
+    /// at least 1 MiB) and marks the new sectors free.
+    pub fn grow(&mut self, sectors: u64) -> Result<()> {
         let old = self.file_sectors;
         self.largest_hole = None;
         let step = sectors.max(old / 4).max(MIN_GROW / SECTOR);
@@ -543,44 +400,16 @@ impl<'a> SpaceMap<'a> {
             return Err(Error::Full("the file would exceed its maximum length"));
         }
         self.file_sectors = new;
-        self.set(old, new - old, false)
+        self.set(Extent::new(old, new - old), false)
     }
 
-    /// Writes the changed parts of the free map. Allocating pages for them (and
-    /// for `extra_pages(frees)` further pages the caller needs, such as the
-    /// pending list) changes the map again, so allocation repeats until every
-    /// changed node has a place. Returns the new top, its depth and the extra pages.
-    pub fn commit(
-        &mut self,
-        batch: &mut Batch,
-        extra_pages: impl Fn(usize) -> usize,
-    ) -> Result<(MapRef, u8, Vec<u64>)> {
-        let mut placed: HashMap<(usize, u64), u64> = HashMap::new();
-        let mut extra = Vec::new();
-        let mut depth;
-        loop {
-            let mut progress = false;
-            depth = self.geo.map_depth_for(self.file_sectors);
-            for key in self.dirty_nodes(depth) {
-                if let std::collections::hash_map::Entry::Vacant(slot) = placed.entry(key) {
-                    slot.insert(0);
-                    let old = self.committed_ref(key.0, key.1)?;
-                    batch.free_page(old.location, old.written, self.geo.spp, crate::format::RecordKind::Structure);
-                    let loc = self.alloc_page()?;
-                    placed.insert(key, loc);
-                    progress = true;
-                }
-            }
-            while extra.len() < extra_pages(batch.frees.len()) {
-                extra.push(self.alloc_page()?);
-                progress = true;
-            }
-            if !progress && depth == self.geo.map_depth_for(self.file_sectors) {
-                break;
-            }
-        }
+    /// Writes the changed leaves and their ancestors at the places `placed`
+    /// gives, (level, index) to sector, and returns the new top and depth
+    /// (SPEC.md section 7). Unchanged, the committed top stays.
+    pub(super) fn write_nodes(&self, placed: &HashMap<(usize, u64), u64>, batch: &mut Batch) -> Result<(MapRef, u8)> {
+        let depth = self.depth();
         if depth == 0 || self.dirty.is_empty() {
-            return Ok((self.base, self.base_depth, extra));
+            return Ok((self.base, self.base_depth));
         }
         let mut level_refs: BTreeMap<u64, MapRef> = BTreeMap::new();
         for (&index, leaf) in &self.dirty {
@@ -623,7 +452,12 @@ impl<'a> SpaceMap<'a> {
             .get(&0)
             .copied()
             .ok_or_else(|| Error::corrupt(Structure::FreeMap, 0, "free-map top missing after commit"))?;
-        Ok((top, depth, extra))
+        Ok((top, depth))
+    }
+
+    /// Levels of the map that covers the file as it is now.
+    pub(super) fn depth(&self) -> u8 {
+        self.geo.map_depth_for(self.file_sectors)
     }
 
     /// How many map nodes a commit writes if `extra_leaves` more leaves change:
@@ -634,7 +468,7 @@ impl<'a> SpaceMap<'a> {
     }
 
     /// Changed leaves and all their ancestors, as (level, index).
-    fn dirty_nodes(&self, depth: u8) -> BTreeSet<(usize, u64)> {
+    pub(super) fn dirty_nodes(&self, depth: u8) -> BTreeSet<(usize, u64)> {
         let mut out = BTreeSet::new();
         let fan = self.geo.map_fanout;
         for &leaf in self.dirty.keys() {

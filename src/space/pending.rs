@@ -4,14 +4,12 @@
 
 use std::collections::VecDeque;
 
+use super::PageWrite;
 use crate::error::{Error, Result, Structure};
 use crate::format::{
     ChainRef, NodeHeader, PENDING_MAGIC, PendingPage, PendingRecord, RecordKind, SECTOR, VersionSummary, hash16,
 };
 use crate::storage::PageReader;
-
-/// A page to write: (sector, bytes).
-pub(crate) type PageWrite = (u64, Box<[u8]>);
 
 /// The records one commit freed, and the pages of the list that hold them.
 #[derive(Clone, Debug, Default)]

@@ -11,7 +11,7 @@ use crate::Version;
 use crate::error::{Error, Result, Structure};
 use crate::format::{Hash16, Header, Root, SECTOR, hash16, root_slot_offset};
 use crate::geometry::Geometry;
-use crate::space::{PendingGroup, load_chain};
+use crate::space::{NextFit, PendingGroup, load_chain};
 use crate::storage::{PageReader, Storage};
 use crate::verify::Walker;
 use crate::versions::load_catalog;
@@ -101,13 +101,13 @@ pub(crate) fn open_shared(
     };
     // The pending list (with the history window's summaries) and the catalog:
     // both as small as what is pinned, never the data.
-    let history = crate::txn::summaries_from(pending.iter(), root.history_start);
+    let history = crate::versions::summaries_from(pending.iter(), root.history_start);
     let published = Published {
         root: Arc::new(root),
         pins: BTreeMap::new(),
         snapshots: Arc::new(snapshots.clone()),
         history: Arc::new(history),
-        history_sectors: crate::txn::history_held(pending.iter(), root.history_start),
+        history_sectors: crate::versions::history_held(pending.iter(), root.history_start),
     };
     let writer = if writable {
         let other = 1 - slot;
@@ -121,9 +121,7 @@ pub(crate) fn open_shared(
             pending,
             poisoned: false,
             settle_before_write: Some(SettleRecovery { clear_slot }),
-            free_hint: geo.first_data_sector,
-            hole_hint: geo.first_data_sector,
-            fill_cursor: geo.first_data_sector,
+            placement: Some(Box::new(NextFit::new(geo.first_data_sector))),
             frontier: None,
             durable_snapshots: snapshots.clone(),
             snapshots,

@@ -10,7 +10,7 @@ use super::options::Options;
 use super::recovery::{RejectedRoot, SettleRecovery};
 use crate::format::{CatalogEntry, Hash16, Header, Root, VersionSummary};
 use crate::geometry::Geometry;
-use crate::space::PendingGroup;
+use crate::space::{AllocationStrategy, PendingGroup};
 use crate::storage::{PageReader, Storage};
 
 /// What a writer needs between transactions.
@@ -32,13 +32,8 @@ pub(crate) struct WriterState {
     /// rejected root. The first commit clears that slot and syncs before it
     /// writes anything else.
     pub settle_before_write: Option<SettleRecovery>,
-    /// No free page lies below this sector, as of the last commit.
-    pub free_hint: u64,
-    /// Where the last hole for a run was found: the next search starts there.
-    pub hole_hint: u64,
-    /// Where the last allocation outside a run ended: the next one looks on
-    /// from there (next fit).
-    pub fill_cursor: u64,
+    /// Where commits' pages go; taken by a commit while it places them.
+    pub placement: Option<Box<dyn AllocationStrategy>>,
     /// The lowest byte no commit wrote since the store was opened: small
     /// commits write zeros ahead of it (`txn::prefill`). Found by the first
     /// commit, so that opening asks the file system nothing.

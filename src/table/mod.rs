@@ -11,11 +11,9 @@ pub(crate) use content::{ContentSummary, internal_content, leaf_content};
 pub use iter::LiveIds;
 
 use crate::error::{Error, Result, Structure};
-use crate::format::{
-    Entry, NodeHeader, PendingRecord, RecordKind, Root, SECTOR, TABLE_MAGIC, TableNode, TableRef, hash16,
-};
+use crate::format::{Entry, NodeHeader, RecordKind, Root, SECTOR, TABLE_MAGIC, TableNode, TableRef, hash16};
 use crate::geometry::Geometry;
-use crate::space::SpaceMap;
+use crate::space::{Allocator, Batch};
 use crate::storage::PageReader;
 
 /// Reads one table node and checks its header against what the parent expects.
@@ -129,23 +127,6 @@ impl<'a> TableView<'a> {
     }
 }
 
-/// What a commit collects: pages to write and extents it stops reaching.
-pub(crate) struct Batch {
-    /// (sector, page bytes) to write.
-    pub writes: Vec<(u64, Box<[u8]>)>,
-    /// Extents this commit frees, with the version that wrote them.
-    pub frees: Vec<PendingRecord>,
-    pub version: u64,
-}
-
-impl Batch {
-    pub fn free_page(&mut self, location: u64, birth: u64, spp: u64, kind: RecordKind) {
-        if location != 0 {
-            self.frees.push(PendingRecord { location, sectors: spp, kind, birth, freed: self.version });
-        }
-    }
-}
-
 /// A node being rebuilt.
 #[derive(Clone, Copy)]
 enum Source {
@@ -169,7 +150,7 @@ pub(crate) fn rewrite(
     old_depth: u8,
     new_depth: u8,
     changes: &[(u64, Entry)],
-    space: &mut SpaceMap,
+    space: &mut Allocator<'_, '_>,
     batch: &mut Batch,
 ) -> Result<TableRef> {
     // Without changes the tree stays as it is, unless it must grow a level:
@@ -194,7 +175,7 @@ fn rebuild(
     level: usize,
     first: u64,
     changes: &[(u64, Entry)],
-    space: &mut SpaceMap,
+    space: &mut Allocator<'_, '_>,
     batch: &mut Batch,
 ) -> Result<TableRef> {
     let mut page = vec![0u8; geo.page_size].into_boxed_slice();
@@ -203,7 +184,7 @@ fn rebuild(
         Source::Disk(r) => {
             let old = read_node(reader, &r, level, first)?;
             page.copy_from_slice(old);
-            batch.free_page(r.location, r.written, geo.spp, RecordKind::Content);
+            batch.free(geo.page(r.location), r.written, RecordKind::Content);
         }
         Source::Fresh => {}
         Source::Wrap { old_top, old_level } => {
@@ -253,7 +234,7 @@ fn finish_node(
     page: Box<[u8]>,
     level: usize,
     first: u64,
-    space: &mut SpaceMap,
+    space: &mut Allocator<'_, '_>,
     batch: &mut Batch,
 ) -> Result<TableRef> {
     let ContentSummary { live, max_birth, content } = if level == 0 {

@@ -2,8 +2,6 @@
 
 mod commit;
 mod prefill;
-
-pub(crate) use commit::{history_held, summaries_from};
 mod read;
 mod write;
 

@@ -33,12 +33,9 @@ pub struct WriteTxn<'s, const PAGE_SIZE: usize> {
     pub(crate) pages: BTreeMap<u64, Slot>,
     pub(crate) next_id: u64,
     hole_cursor: u64,
-    /// A new history window to store with this commit.
-    pub(crate) history: Option<crate::versions::HistoryWindow>,
-    /// A snapshot of the base version to create with this commit.
-    pub(crate) create_snapshot: Option<String>,
-    /// A snapshot to delete with this commit.
-    pub(crate) delete_snapshot: Option<String>,
+    /// Version operations (snapshots, history window) committed with the
+    /// pages, in order.
+    pub(crate) ops: Vec<crate::versions::VersionOp>,
 }
 
 impl<'s, const P: usize> WriteTxn<'s, P> {
@@ -52,9 +49,7 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
             state: Some(state),
             pages: BTreeMap::new(),
             hole_cursor: 0,
-            history: None,
-            create_snapshot: None,
-            delete_snapshot: None,
+            ops: Vec::new(),
         };
         if txn.state.as_ref().is_some_and(|s| s.poisoned) {
             return Err(Error::NeedsReopen);

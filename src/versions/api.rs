@@ -35,7 +35,7 @@ impl<const P: usize> Store<P> {
         super::validate_name(name)?;
         let mut w = self.begin_write()?;
         let kept = w.base_version();
-        w.create_snapshot = Some(name.to_owned());
+        w.ops.push(super::VersionOp::CreateSnapshot(name.to_owned()));
         w.commit()?;
         Ok(kept)
     }
@@ -44,7 +44,7 @@ impl<const P: usize> Store<P> {
     /// no reader still uses them).
     pub fn delete_snapshot(&self, name: &str) -> Result<()> {
         let mut w = self.begin_write()?;
-        w.delete_snapshot = Some(name.to_owned());
+        w.ops.push(super::VersionOp::DeleteSnapshot(name.to_owned()));
         w.commit().map(|_| ())
     }
 
@@ -83,7 +83,7 @@ impl<const P: usize> Store<P> {
     /// committed from now on stay readable while inside it.
     pub fn set_history(&self, window: HistoryWindow) -> Result<Version> {
         let mut w = self.begin_write()?;
-        w.history = Some(window);
+        w.ops.push(super::VersionOp::SetHistory(window));
         w.commit()
     }
 

@@ -1,7 +1,8 @@
-//! Reading the snapshot catalog and checking snapshot names.
+//! The snapshot catalog: reading it, writing it, and checking snapshot names.
 
 use crate::error::{Error, Result, Structure};
 use crate::format::{CATALOG_MAGIC, CatalogEntry, CatalogPage, ChainRef, MAX_NAME_LEN, NodeHeader, SECTOR, hash16};
+use crate::space::PageWrite;
 use crate::storage::PageReader;
 
 /// A catalog as read: its entries, and the (sector, written) of its pages.
@@ -39,6 +40,28 @@ pub(crate) fn load_catalog(reader: &PageReader<'_>, head: ChainRef) -> Result<Lo
         link = next;
     }
     Ok((entries, pages))
+}
+
+/// Encodes the catalog into pages at `locations`, first page first; returns
+/// the pages and the head that links to the first.
+pub(crate) fn encode_catalog(
+    entries: &[CatalogEntry],
+    locations: &[u64],
+    version: u64,
+    page_size: usize,
+) -> (Vec<PageWrite>, ChainRef) {
+    let capacity = CatalogPage::capacity(page_size);
+    let chunks: Vec<&[CatalogEntry]> = entries.chunks(capacity).collect();
+    let mut next = ChainRef::default();
+    let mut out = Vec::new();
+    // Built back to front: each page links to the one after it.
+    for (chunk, &location) in chunks.iter().zip(locations).rev() {
+        let mut page = vec![0u8; page_size].into_boxed_slice();
+        CatalogPage::encode(&mut page, version, &next, chunk);
+        next = ChainRef { location, written: version, checksum: hash16(&page) };
+        out.push((location, page));
+    }
+    (out, next)
 }
 
 /// Checks a snapshot name: 1 to 63 bytes.

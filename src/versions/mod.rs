@@ -21,11 +21,14 @@ mod api;
 mod catalog;
 mod export;
 mod history;
+pub(crate) mod ops;
+pub(crate) mod retention;
 
-pub(crate) use catalog::{LoadedCatalog, load_catalog, validate_name};
+pub(crate) use catalog::{LoadedCatalog, encode_catalog, load_catalog, validate_name};
 pub use export::ExportReport;
 pub(crate) use export::export_version;
-pub(crate) use history::history_start;
+pub(crate) use history::{history_held, history_start, summaries_from};
+pub(crate) use ops::VersionOp;
 
 use crate::Version;
 
