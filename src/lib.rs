@@ -46,6 +46,13 @@
 //! ```
 //!
 //! The on-disk format is specified byte for byte in `SPEC.md`.
+//!
+//! # Features
+//!
+//! - `async`: `AsyncStore`, whole transactions on tokio's blocking pool.
+//! - `testing`: test tooling, off by default and outside the stable API: the
+//!   crash-simulating storage (`storage::CrashStorage` and its companions) and the
+//!   crash-model harness `testing` shared by the tests and the fuzz targets.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks, missing_docs)]
@@ -64,6 +71,7 @@ mod versions;
 pub mod compat;
 pub mod format;
 pub mod storage;
+#[cfg(any(test, feature = "testing"))]
 #[doc(hidden)]
 pub mod testing;
 

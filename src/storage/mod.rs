@@ -1,10 +1,11 @@
 //! The storage layer: the only code that touches the file.
 //!
 //! A [`Storage`] is a byte array that can grow, be written at an offset, be synced,
-//! and be read through a stable mapping. Three implementations:
-//! [`FileStorage`] (a real file, read through a memory mapping),
-//! [`MemoryStorage`] (a buffer in memory) and [`CrashStorage`] (memory that models
-//! power cuts and I/O failures, for tests and fuzzing).
+//! and be read through a stable mapping. Two implementations:
+//! [`FileStorage`] (a real file, read through a memory mapping) and
+//! [`MemoryStorage`] (a buffer in memory); with the `testing` feature a third,
+//! `CrashStorage` (memory that models power cuts and I/O failures, for tests and
+//! fuzzing).
 //!
 //! # The mapping contract
 //!
@@ -20,11 +21,13 @@
 //! root reaches and that the space layer therefore never hands to a writer; that
 //! is what makes the slices it returns sound (see SPEC.md, "Soundness").
 
+#[cfg(any(test, feature = "testing"))]
 mod crash;
 pub(crate) mod file;
 mod memory;
 mod pages;
 
+#[cfg(any(test, feature = "testing"))]
 pub use crash::{CrashControl, CrashStorage, Fault, OpCounts, Rng, TearPattern};
 pub use file::{DEFAULT_RESERVE, FileMode, FileStorage};
 pub use memory::MemoryStorage;
