@@ -56,6 +56,7 @@ mod geometry;
 mod readonly;
 mod space;
 mod store;
+mod subpage;
 mod table;
 mod txn;
 mod verify;
