@@ -63,6 +63,7 @@ mod ids;
 mod readonly;
 mod space;
 mod store;
+mod subpage;
 mod table;
 mod txn;
 mod verify;

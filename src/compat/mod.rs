@@ -44,13 +44,12 @@
 mod async_store;
 mod page;
 mod store_ext;
-mod subpage;
 mod traits;
 
+pub use crate::subpage::{SubPageAllocator, SubPageId, SubPageStats, SubPageTxn};
 #[cfg(feature = "async")]
 pub use async_store::AsyncStore;
 pub use page::{MappedPage, MappedPageExt, PageSource};
-pub use subpage::{SubPageAllocator, SubPageId, SubPageStats, SubPageTxn};
 pub use traits::{BulkPageAllocator, PageAllocator, PageHandle, PageHandleMut};
 
 use crate::{Error, PageId, Store};
