@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io;
 
-use crate::PageId;
+use crate::ids::PageId;
 
 /// Which on-disk structure a [`Error::Corrupt`] or a verify finding is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -108,7 +108,7 @@ pub enum Error {
     /// The version is not readable: older than the history window (or never
     /// committed). Widen the window with [`Store::set_history`](crate::Store::set_history)
     /// to keep more.
-    VersionNotRetained(crate::Version),
+    VersionNotRetained(crate::ids::Version),
 }
 
 impl Error {

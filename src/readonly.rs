@@ -3,9 +3,12 @@
 use std::path::Path;
 
 use crate::error::Result;
+use crate::ids::Version;
 use crate::storage::{FileMode, FileStorage, Storage};
 use crate::store::open_shared;
-use crate::{Options, ReadTxn, Stats, Store, VerifyReport, Version};
+use crate::store::{Options, Stats, Store};
+use crate::txn::ReadTxn;
+use crate::verify::VerifyReport;
 
 /// A store opened read-only: any number of processes (and handles) may hold
 /// one on the same file at once.

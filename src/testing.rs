@@ -7,8 +7,10 @@
 
 use std::collections::BTreeMap;
 
+use crate::error::Error;
+use crate::ids::PageId;
 use crate::storage::{CrashControl, CrashStorage, Fault, TearPattern};
-use crate::{Durability, Error, Options, PageId, Store};
+use crate::store::{Durability, Options, Store};
 
 /// Page size the harness uses: small pages make deep trees with few pages.
 pub const PAGE: usize = 1024;
@@ -165,7 +167,7 @@ impl Model {
 }
 
 /// Checks that `reader` holds exactly `expected`.
-pub fn check_content(reader: &crate::ReadTxn<'_, PAGE>, expected: &Content) -> Result<(), String> {
+pub fn check_content(reader: &crate::txn::ReadTxn<'_, PAGE>, expected: &Content) -> Result<(), String> {
     let ids: Vec<u64> =
         reader.ids().map(|r| r.map(|id| id.get())).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
     let want: Vec<u64> = expected.keys().copied().collect();
@@ -210,7 +212,7 @@ pub fn run(ops: &[Op], config: RunConfig) -> Result<RunStats, String> {
     while i < ops.len() {
         let mut crash = None;
         {
-            let mut readers: Vec<(crate::ReadTxn<'_, PAGE>, Content)> = Vec::new();
+            let mut readers: Vec<(crate::txn::ReadTxn<'_, PAGE>, Content)> = Vec::new();
             // Transactions until the next crash.
             while i < ops.len() && crash.is_none() {
                 let (base_version, mut work) = m.latest();

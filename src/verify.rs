@@ -10,13 +10,13 @@ use crate::format::{
     TableNode, TableRef, VersionSummary, hash16, meta_pages, root_slot_offset,
 };
 use crate::geometry::{Geometry, child_first};
+use crate::ids::{PageId, Version};
 use crate::space::bits_in_use;
 use crate::space::{page_records, read_chain};
 use crate::storage::PageReader;
 use crate::store::{Shared, lock};
 use crate::table::{internal_content, leaf_content, read_node};
 use crate::versions::load_catalog;
-use crate::{PageId, Version};
 
 /// One damaged structure found by [`Store::verify`](crate::Store::verify).
 #[derive(Clone, Debug, PartialEq, Eq)]

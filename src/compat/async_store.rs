@@ -6,7 +6,9 @@ use std::sync::Arc;
 use tokio::task::{JoinError, spawn_blocking};
 
 use crate::error::{Error, Result};
-use crate::{PageId, ReadTxn, Store, Version, WriteTxn};
+use crate::ids::{PageId, Version};
+use crate::store::Store;
+use crate::txn::{ReadTxn, WriteTxn};
 
 /// A [`Store`] for async code (feature `async`).
 ///

@@ -52,7 +52,9 @@ pub use async_store::AsyncStore;
 pub use page::{MappedPage, MappedPageExt, PageSource};
 pub use traits::{BulkPageAllocator, PageAllocator, PageHandle, PageHandleMut};
 
-use crate::{Error, PageId, Store};
+use crate::error::Error;
+use crate::ids::PageId;
+use crate::store::Store;
 
 /// 0.2's pager: the store. Same const generic, same `create` / `open`.
 ///

@@ -2,7 +2,8 @@
 //! kind of transaction.
 
 use crate::error::Result;
-use crate::{PageId, ReadTxn, WriteTxn};
+use crate::ids::PageId;
+use crate::txn::{ReadTxn, WriteTxn};
 
 /// The bytes of one page, as 0.2 named them.
 ///

@@ -1,6 +1,8 @@
 //! 0.2's counting and iteration calls, on the new types.
 
-use crate::{LiveIds, ReadTxn, Store};
+use crate::store::Store;
+use crate::table::LiveIds;
+use crate::txn::ReadTxn;
 
 impl<const P: usize> Store<P> {
     /// Allocated logical pages in the newest committed version (0.2's

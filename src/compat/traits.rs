@@ -7,7 +7,8 @@
 //! traits through [`SubPageTxn`](super::SubPageTxn).
 
 use crate::error::{Error, Result};
-use crate::{PageId, WriteTxn};
+use crate::ids::PageId;
+use crate::txn::WriteTxn;
 
 use super::MappedPage;
 

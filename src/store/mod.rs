@@ -12,9 +12,9 @@ pub(crate) use shared::{Shared, WriterState, lock, now_nanos};
 
 use std::path::Path;
 
-use crate::Version;
 use crate::error::{Error, Result};
 use crate::format::{Header, Root, hash16, meta_pages, root_slot_offset};
+use crate::ids::Version;
 use crate::storage::{FileStorage, Storage, file::FileMode};
 use crate::txn::{ReadTxn, WriteTxn};
 use crate::verify::{VerifyReport, verify_root};

@@ -7,10 +7,10 @@ use std::sync::{Condvar, Mutex};
 
 use super::options::Options;
 use super::shared::{Published, Shared, WriterSlot, WriterState};
-use crate::Version;
 use crate::error::{Error, Result, Structure};
 use crate::format::{Hash16, Header, Root, SECTOR, hash16, root_slot_offset};
 use crate::geometry::Geometry;
+use crate::ids::Version;
 use crate::space::{NextFit, PendingGroup, load_chain};
 use crate::storage::{PageReader, Storage};
 use crate::verify::Walker;

@@ -2,7 +2,8 @@
 
 use crate::compat::{MappedPage, PageSource};
 use crate::error::{Error, Result};
-use crate::{PageId, WriteTxn};
+use crate::ids::PageId;
+use crate::txn::WriteTxn;
 
 use super::{SubPageAllocator, SubPageId};
 

@@ -4,7 +4,8 @@
 use std::collections::HashSet;
 
 use crate::error::{Error, Result};
-use crate::{PageId, WriteTxn};
+use crate::ids::PageId;
+use crate::txn::WriteTxn;
 
 use super::chain::Located;
 use super::directory::{DAMAGED, DirHeader, NO_PAGE, entry_at, put_entry, put_header};

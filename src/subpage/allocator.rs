@@ -2,7 +2,8 @@
 //! (create, open, destroy).
 
 use crate::error::Result;
-use crate::{PageId, WriteTxn};
+use crate::ids::PageId;
+use crate::txn::WriteTxn;
 
 use super::directory::{DirHeader, NO_PAGE, capacity, entry_at, put_header};
 

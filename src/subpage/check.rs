@@ -3,9 +3,9 @@
 
 use std::collections::HashSet;
 
-use crate::PageId;
 use crate::compat::PageSource;
 use crate::error::{Error, Result};
+use crate::ids::PageId;
 
 use super::directory::{DAMAGED, entry_at};
 use super::{SubPageAllocator, SubPageId};

@@ -1,6 +1,6 @@
 //! [`SubPageId`]: a sub-page's persistent name, a position in the directory.
 
-use crate::PageId;
+use crate::ids::PageId;
 
 /// Slots an id can encode per entry: ids keep `entry * 64 + slot`.
 const SLOT_BITS: u32 = 6;

@@ -1,9 +1,9 @@
 //! [`SubPageTxn`]: an allocator bound to a write transaction, which implements
 //! the 0.2 traits.
 
-use crate::WriteTxn;
 use crate::compat::{BulkPageAllocator, MappedPage, PageAllocator, PageHandle, PageHandleMut};
 use crate::error::{Error, Result};
+use crate::txn::WriteTxn;
 
 use super::{SubPageAllocator, SubPageId};
 

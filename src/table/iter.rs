@@ -1,9 +1,9 @@
 //! In-order iteration over the allocated ids of one root.
 
 use super::{TableView, read_node};
-use crate::PageId;
 use crate::error::Result;
 use crate::format::{TableNode, TableRef};
+use crate::ids::PageId;
 
 struct Frame<'a> {
     page: &'a [u8],

@@ -1,17 +1,18 @@
 //! Transactions: any number of readers, one writer at a time.
 
+mod changes;
 mod commit;
 mod prefill;
 mod read;
 mod write;
 
+pub(crate) use changes::Slot;
 pub use read::ReadTxn;
-pub(crate) use write::Slot;
 pub use write::WriteTxn;
 
-use crate::PageId;
 use crate::error::{Error, Result, Structure};
 use crate::format::{Entry, SECTOR, hash16};
+use crate::ids::PageId;
 use crate::storage::PageReader;
 
 /// The logical bytes of an allocated entry, read through `reader`.

@@ -4,10 +4,11 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::format::Root;
+use crate::ids::{ContentHash, PageId, Version};
 use crate::storage::{PageReader, RawView};
 use crate::store::{Shared, lock};
 use crate::table::{LiveIds, TableView};
-use crate::{At, ContentHash, PageId, Version};
+use crate::versions::At;
 
 /// A consistent view of one committed version.
 ///
@@ -106,7 +107,7 @@ impl<'s, const P: usize> ReadTxn<'s, P> {
     pub fn contains(&self, id: PageId) -> Result<bool> {
         match self.table().entry(id.get()) {
             Ok(e) => Ok(e.is_allocated()),
-            Err(crate::Error::OutOfRange(_)) => Ok(false),
+            Err(crate::error::Error::OutOfRange(_)) => Ok(false),
             Err(e) => Err(e),
         }
     }

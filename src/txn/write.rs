@@ -8,17 +8,9 @@ use crate::format::Root;
 use crate::storage::{PageReader, RawView};
 use crate::store::{Shared, WriterState, lock};
 use crate::table::TableView;
-use crate::{PageId, Version};
 
-/// What this transaction did to one id.
-pub(crate) enum Slot {
-    /// Allocated here; `None` until written (reads as zeros).
-    New(Option<Box<[u8]>>),
-    /// A committed page with new contents.
-    Changed(Box<[u8]>),
-    /// Freed here.
-    Freed,
-}
+use super::changes::{Changes, Slot};
+use crate::ids::{PageId, Version};
 
 /// The one open write transaction.
 ///
@@ -209,7 +201,8 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
     /// disk when this returns.
     pub fn commit(mut self) -> Result<Version> {
         let state = self.state.take().expect("state present until commit or drop");
-        let (result, state) = super::commit::commit(&self, state);
+        let changes = Changes { pages: &self.pages, next_id: self.next_id, ops: &self.ops };
+        let (result, state) = super::commit::commit(self.shared, &self.base, self.reader(), changes, state);
         self.state = Some(state);
         result
     }

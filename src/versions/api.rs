@@ -5,10 +5,11 @@ use std::path::Path;
 use super::{At, ExportReport, HistoryEntry, HistoryWindow, SnapshotInfo, export_version};
 use crate::error::{Error, Result};
 use crate::format::DEADLIST_MAGIC;
+use crate::ids::Version;
 use crate::space::{page_records, read_chain};
+use crate::store::Store;
 use crate::store::lock;
 use crate::txn::{ReadTxn, Slot};
-use crate::{Store, Version};
 
 impl<const P: usize> Store<P> {
     /// Makes a named snapshot of the newest version, in O(1): no page is
@@ -131,7 +132,7 @@ impl<const P: usize> Store<P> {
         }
         let current_set: std::collections::BTreeSet<u64> = new_ids.iter().copied().collect();
         for &id in &old_ids {
-            let pid = crate::PageId::from_raw(id);
+            let pid = crate::ids::PageId::from_raw(id);
             let bytes = old.page(pid)?;
             if current_set.contains(&id) {
                 if current.page(pid)? != bytes {

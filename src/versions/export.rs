@@ -12,10 +12,11 @@ use crate::error::{Error, Result};
 use crate::format::{
     ENTRY_ALLOCATED, Entry, Header, Root, SECTOR, TableNode, TableRef, hash16, meta_pages, root_slot_offset,
 };
+use crate::ids::{ContentHash, Version};
 use crate::storage::{FileMode, FileStorage, Storage};
 use crate::store::{Shared, now_nanos};
 use crate::table::{ContentSummary, TableView, internal_content, leaf_content};
-use crate::{ContentHash, ReadTxn, Version};
+use crate::txn::ReadTxn;
 
 /// What [`Store::export`](crate::Store::export) wrote.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

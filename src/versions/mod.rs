@@ -30,7 +30,7 @@ pub(crate) use export::export_version;
 pub(crate) use history::{history_held, history_start, summaries_from};
 pub(crate) use ops::VersionOp;
 
-use crate::Version;
+use crate::ids::Version;
 
 /// How much history a store keeps readable: the union of the newest
 /// `keep_versions` versions and the versions committed in the last

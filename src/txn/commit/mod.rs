@@ -16,8 +16,6 @@ mod lists;
 mod place;
 mod write_out;
 
-pub(crate) use place::Changes;
-
 use std::sync::Arc;
 
 use self::lists::{ListInput, Lists};
@@ -31,21 +29,30 @@ use crate::table::rewrite;
 use crate::versions::retention::{self, Floors, Keepers, Retention};
 use crate::versions::{history_held, history_start, ops, summaries_from};
 
-use super::write::WriteTxn;
+use super::changes::Changes;
+use crate::storage::PageReader;
 
 /// Runs the commit; always hands the writer state back (changed only on success
 /// or poisoned on a failed write or sync).
-pub(crate) fn commit<const P: usize>(txn: &WriteTxn<'_, P>, mut state: WriterState) -> (Result<Version>, WriterState) {
-    if let Err(e) = crate::store::settle(&*txn.shared.storage, &mut state) {
+///
+/// `base` is the root the transaction read, through `reader`.
+pub(crate) fn commit(
+    shared: &Shared,
+    base: &Root,
+    reader: PageReader<'_>,
+    changes: Changes<'_>,
+    mut state: WriterState,
+) -> (Result<Version>, WriterState) {
+    if let Err(e) = crate::store::settle(&*shared.storage, &mut state) {
         return (Err(e), state);
     }
     // Before anything grows the file (`txn::prefill`).
     if state.frontier.is_none() {
-        state.frontier = Some(super::prefill::start(&*txn.shared.storage, &txn.shared.geo));
+        state.frontier = Some(super::prefill::start(&*shared.storage, &shared.geo));
     }
     let mut strategy = state.placement.take().expect("the placement strategy is home between commits");
-    let result = plan(txn, &state, &mut *strategy).and_then(|plan| {
-        write_out::write_out(txn.shared, &mut state, &plan)?;
+    let result = plan(shared, base, reader, changes, &state, &mut *strategy).and_then(|plan| {
+        write_out::write_out(shared, &mut state, &plan)?;
         Ok(plan)
     });
     match result {
@@ -53,13 +60,13 @@ pub(crate) fn commit<const P: usize>(txn: &WriteTxn<'_, P>, mut state: WriterSta
             strategy.committed();
             state.placement = Some(strategy);
             let version = Version(plan.root.version);
-            finish(txn.shared, &mut state, plan);
+            finish(shared, &mut state, plan);
             (Ok(version), state)
         }
         Err(e) => {
             strategy.rolled_back();
             state.placement = Some(strategy);
-            republish(txn.shared, &state, txn.base.history_start);
+            republish(shared, &state, base.history_start);
             (Err(e), state)
         }
     }
@@ -84,50 +91,50 @@ pub(super) struct Plan<'t> {
     history_start: u64,
 }
 
-fn plan<'t, const P: usize>(
-    txn: &'t WriteTxn<'_, P>,
+fn plan<'t>(
+    shared: &Shared,
+    base: &Root,
+    reader: PageReader<'_>,
+    changes: Changes<'t>,
     state: &WriterState,
     strategy: &mut dyn AllocationStrategy,
 ) -> Result<Plan<'t>> {
-    let shared = txn.shared;
     let geo = &shared.geo;
-    let base = &*txn.base;
     // Decoding refuses a root with the last version; a root made here is one newer.
     let version = base.version.checked_add(1).ok_or(Error::Full("version numbers are exhausted"))?;
     let now = now_nanos();
-    let reader = txn.reader();
 
     // 1. The version operations, checked before anything else.
-    let changes = ops::apply(&reader, base, &state.snapshots, &txn.ops, now)?;
+    let ops = ops::apply(&reader, base, &state.snapshots, changes.ops, now)?;
     // The new root keeps versions from `history_start` on readable; what they
     // reach is released only once the fallback root (the durable one a crash
     // would go back to) no longer keeps them either.
-    let history_start = history_start(changes.window, &state.pending, version, now);
+    let history_start = history_start(ops.window, &state.pending, version, now);
 
     // 2. Retention, once readers can no longer pin what it may release.
-    let transient = withdraw(shared, state, &changes.snapshots, history_start);
+    let transient = withdraw(shared, state, &ops.snapshots, history_start);
     let keepers = Keepers {
         transient,
         history_start,
         durable_history_start: state.durable_history_start,
         snapshots: &state.snapshots,
         durable_snapshots: &state.durable_snapshots,
-        after: &changes.snapshots,
+        after: &ops.snapshots,
     };
-    let (mut adds, mut carried) = (changes.adds, changes.carried);
+    let (mut adds, mut carried) = (ops.adds, ops.carried);
     let max_sectors = shared.options.max_file_len / SECTOR;
     let map = SpaceMap::new(reader, geo, base.map, base.map_depth, base.file_len / SECTOR, max_sectors);
     let mut space = Allocator::new(map, strategy);
     let floors = Floors::of(base);
     let retention = retention::decide(&state.pending, &keepers, floors, &mut adds, &mut carried, |e| space.release(e))?;
     let mut batch = Batch::new(version);
-    for &(location, written) in &changes.freed_pages {
+    for &(location, written) in &ops.freed_pages {
         batch.free(geo.page(location), written, RecordKind::Structure);
     }
     for &(location, written) in &retention.dropped_pages {
         batch.free(geo.page(location), written, RecordKind::Structure);
     }
-    let catalog_changed = changes.catalog_changed || !adds.is_empty();
+    let catalog_changed = ops.catalog_changed || !adds.is_empty();
     if catalog_changed {
         for &(location, written) in &state.catalog_pages {
             batch.free(geo.page(location), written, RecordKind::Structure);
@@ -136,14 +143,14 @@ fn plan<'t, const P: usize>(
 
     // 3. The shadow pages.
     let counts = MetaCounts { records: batch.frees.len() + carried.len(), deadlists: adds.len() };
-    let handed = Changes { pages: &txn.pages, next_id: txn.next_id };
     let placed = place::shadow_pages(
         &reader,
         &*shared.storage,
         geo,
         base,
         shared.zero_hash,
-        handed,
+        changes.pages,
+        changes.next_id,
         counts,
         &mut space,
         &mut batch,
@@ -154,20 +161,20 @@ fn plan<'t, const P: usize>(
     let table = rewrite(&reader, geo, base.table, base.table_depth, table_depth, &entries, &mut space, &mut batch)?;
 
     // 5. The free map and the lists.
-    let summary = VersionSummary { version, commit_nanos: now, next_id: txn.next_id, table_depth, table };
+    let summary = VersionSummary { version, commit_nanos: now, next_id: changes.next_id, table_depth, table };
     let input = ListInput {
         pending_head: base.pending,
         carried,
-        snapshots: changes.snapshots,
+        snapshots: ops.snapshots,
         adds: &adds,
         catalog_changed,
-        summary: changes.window.is_enabled().then_some(summary),
+        summary: ops.window.is_enabled().then_some(summary),
     };
     let lists = lists::write(&mut space, &mut batch, input)?;
 
     // 6. The root.
     let file_len = space.map.file_sectors * SECTOR;
-    let root = new_root(state, base, &summary, &retention, &lists, changes.window, history_start, file_len);
+    let root = new_root(state, base, &summary, &retention, &lists, ops.window, history_start, file_len);
     Ok(Plan {
         root,
         writes: batch.writes,

@@ -8,19 +8,13 @@ use crate::geometry::Geometry;
 use crate::space::{Allocator, Batch, CommitShape, pages_for};
 use crate::storage::{PageReader, Storage};
 use crate::table::TableView;
-use crate::txn::Slot;
+use crate::txn::changes::Slot;
 
 /// Free-map leaves a commit's run may span, beyond those already changed.
 const RUN_LEAVES: u64 = 2;
 
 /// Commits with at least this many shadow pages write them while hashing.
 const EARLY_WRITE_FROM: usize = 256;
-
-/// What a commit changes, as the write transaction hands it over.
-pub(crate) struct Changes<'t> {
-    pub pages: &'t std::collections::BTreeMap<u64, Slot>,
-    pub next_id: u64,
-}
 
 /// The shadow pages, placed.
 pub(super) struct Placed<'t> {
@@ -58,14 +52,15 @@ pub(super) fn shadow_pages<'t>(
     geo: &Geometry,
     base: &Root,
     zero_hash: Hash16,
-    changes: Changes<'t>,
+    pages: &'t std::collections::BTreeMap<u64, Slot>,
+    next_id: u64,
     counts: MetaCounts,
     space: &mut Allocator<'_, '_>,
     batch: &mut Batch,
 ) -> Result<Placed<'t>> {
     let version = batch.version;
-    let (mut entries, data) = split(changes.pages, zero_hash, version);
-    let table_depth = geo.table_depth_for(changes.next_id).max(base.table_depth);
+    let (mut entries, data) = split(pages, zero_hash, version);
+    let table_depth = geo.table_depth_for(next_id).max(base.table_depth);
     let table_nodes = table_nodes(geo, &entries, table_depth);
     // The table, free-map, list and catalog pages of this commit, estimated
     // from above so that they all fit the run set aside for them: the map
