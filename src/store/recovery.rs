@@ -13,7 +13,7 @@ use crate::format::{Hash16, Header, Root, SECTOR, hash16, root_slot_offset};
 use crate::geometry::Geometry;
 use crate::space::{PendingGroup, load_chain};
 use crate::storage::{PageReader, Storage};
-use crate::verify::Walker;
+use crate::verify::{Mode, Walker};
 use crate::versions::load_catalog;
 
 /// A root that was newer than the one recovered but failed its checks at open.
@@ -156,7 +156,7 @@ fn check_candidate(
     root: &Root,
     zero_hash: Hash16,
 ) -> Result<(VecDeque<PendingGroup>, crate::versions::LoadedCatalog)> {
-    let mut walker = Walker::new(*reader, geo, root, zero_hash, false);
+    let mut walker = Walker::new(*reader, geo, root, zero_hash, Mode::Recovery);
     walker.run();
     if let Some(e) = walker.into_error() {
         return Err(e);
