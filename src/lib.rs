@@ -68,6 +68,7 @@ mod table;
 mod txn;
 mod verify;
 mod versions;
+mod walk;
 
 pub mod compat;
 pub mod format;

@@ -437,8 +437,8 @@ fn walk_collect<const P: usize>(store: &Store<P>) -> (Extents, Extents) {
     let shared = &store.shared;
     // SAFETY: `txn` pins the root walked here for the whole call.
     let reader = unsafe { shared.reader() };
-    let mut walker = crate::verify::Walker::new(reader, &shared.geo, &txn.root, shared.zero_hash, true);
-    walker.collect_only = true;
+    let mode = crate::verify::Mode::Collect;
+    let mut walker = crate::verify::Walker::new(reader, &shared.geo, &txn.root, shared.zero_hash, mode);
     walker.run();
     let sector = crate::format::SECTOR;
     let meta = crate::format::meta_pages(P) * P as u64;

@@ -1,22 +1,24 @@
-//! Walking what a root reaches and checking it: the full walk behind
-//! [`Store::verify`](crate::Store::verify), and the pruned walk that recovery
-//! runs on a root whose newest pages may not have reached the disk.
+//! Checking what a root reaches: the full check behind
+//! [`Store::verify`](crate::Store::verify), and the pruned one that recovery
+//! runs on a root whose newest pages may not have reached the disk. The
+//! descent itself is `crate::walk`'s; this file holds the checks.
 
 use std::ops::Range;
 
 use crate::error::{Error, Structure};
 use crate::format::{
     DEADLIST_MAGIC, Entry, Hash16, Header, MapNode, MapRef, PENDING_MAGIC, PendingPage, RecordKind, Root, SECTOR,
-    TableNode, TableRef, VersionSummary, hash16, meta_pages, root_slot_offset,
+    TableRef, VersionSummary, meta_pages, root_slot_offset,
 };
-use crate::geometry::{Geometry, child_first};
+use crate::geometry::Geometry;
 use crate::ids::{PageId, Version};
 use crate::space::bits_in_use;
 use crate::space::{page_records, read_chain};
 use crate::storage::PageReader;
 use crate::store::{Shared, lock};
-use crate::table::{internal_content, leaf_content, read_node};
+use crate::table::{Check, Node, PageFault, Place, internal_content, leaf_content, page_bytes};
 use crate::versions::load_catalog;
+use crate::walk::{Fault, Flow, Prune, Visitor, Walk};
 
 /// One damaged structure found by [`Store::verify`](crate::Store::verify).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,16 +73,32 @@ impl VerifyReport {
     }
 }
 
-/// A walk over one root.
+/// What a [`Walker`] is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Recovery's walk of a candidate root: only what was written after its
+    /// `synced_through` (checksums, headers, bounds).
+    Recovery,
+    /// [`Store::verify`](crate::Store::verify): everything, with summaries,
+    /// free counts, lists, pinned tables and the overlap and leak checks.
+    Verify,
+    /// The test harness: as `Verify`, collecting extents without the cross
+    /// check; the extents the pending list and deadlists hold go to
+    /// `pending_extents`, not `extents`.
+    Collect,
+}
+
+/// The checks of one root, on top of [`Walk`]: a [`Visitor`] that files every
+/// fault as a [`Damage`] and carries on.
 pub(crate) struct Walker<'a> {
     pub reader: PageReader<'a>,
     pub geo: &'a Geometry,
     pub root: &'a Root,
-    /// Only nodes written, and pages born, after this version are checked
-    /// (0 with `full` checks everything).
-    pub since: u64,
-    /// Full verify: also summaries, free counts, overlap and leak checks.
-    pub full: bool,
+    /// Full verify (`Verify` and `Collect`): also summaries, free counts,
+    /// lists, overlap and leak checks.
+    full: bool,
+    /// `Collect`: no cross check; held extents go to `pending_extents`.
+    collect_only: bool,
     pub zero_hash: Hash16,
     pub damage: Vec<Damage>,
     /// Extents reached, as (first sector, sectors), when `full`.
@@ -88,9 +106,6 @@ pub(crate) struct Walker<'a> {
     pub pages_checked: u64,
     pub nodes_checked: u64,
     pub leaked_sectors: u64,
-    /// Collect extents only (no cross-check); pending records' extents go to
-    /// `pending_extents`, not `extents`.
-    pub collect_only: bool,
     /// Extents listed in the pending list (kept for readers, not reached).
     pub pending_extents: Vec<(u64, u64)>,
     /// Versions pinned by snapshots and the history window.
@@ -102,21 +117,19 @@ pub(crate) struct Walker<'a> {
 }
 
 impl<'a> Walker<'a> {
-    pub fn new(reader: PageReader<'a>, geo: &'a Geometry, root: &'a Root, zero_hash: Hash16, full: bool) -> Walker<'a> {
-        let since = if full { 0 } else { root.synced_through };
+    pub fn new(reader: PageReader<'a>, geo: &'a Geometry, root: &'a Root, zero_hash: Hash16, mode: Mode) -> Walker<'a> {
         Walker {
             reader,
             geo,
             root,
-            since,
-            full,
+            full: mode != Mode::Recovery,
+            collect_only: mode == Mode::Collect,
             zero_hash,
             damage: Vec::new(),
             extents: Vec::new(),
             pages_checked: 0,
             nodes_checked: 0,
             leaked_sectors: 0,
-            collect_only: false,
             pending_extents: Vec::new(),
             pinned: Vec::new(),
             pinned_extents: Vec::new(),
@@ -132,6 +145,13 @@ impl<'a> Walker<'a> {
             version: Version(self.root.version),
             detail: detail.into(),
         });
+    }
+
+    /// The tree walk this walker's checks ride on: every check, and for
+    /// recovery only what was written after `synced_through`.
+    fn walk(&self) -> Walk<'a> {
+        let prune = if self.full { Prune::None } else { Prune::WrittenAfter(self.root.synced_through) };
+        Walk::new(self.reader, self.geo).pruned(prune).checked(self.root.version, self.root.next_id)
     }
 
     /// Runs every check this walk is set up for.
@@ -153,14 +173,10 @@ impl<'a> Walker<'a> {
             );
             return;
         }
-        if self.root.table_depth > 0 {
-            let top = self.root.table;
-            self.table(&top, self.root.table_depth as usize - 1, 0);
-        }
-        if self.root.map_depth > 0 {
-            let top = self.root.map;
-            self.map(&top, self.root.map_depth as usize - 1, 0);
-        }
+        let (root, walk) = (self.root, self.walk());
+        // The visitor never stops a walk: every fault is filed.
+        let _ = walk.table(self, &root.table, root.table_depth);
+        let _ = walk.map(self, &root.map, root.map_depth);
         self.pending();
         self.catalog();
         if self.full {
@@ -168,174 +184,6 @@ impl<'a> Walker<'a> {
         }
         if self.full && self.damage.is_empty() && !self.collect_only {
             self.cross_check();
-        }
-    }
-
-    fn wanted(&self, written: u64) -> bool {
-        self.full || written > self.since
-    }
-
-    fn table(&mut self, r: &TableRef, level: usize, first: u64) {
-        if r.location == 0 {
-            if *r != TableRef::default() {
-                let ids = first..first.saturating_add(self.geo.id_cover[level]);
-                self.report(Structure::TableNode, 0, Some(ids), "an empty subtree's reference is not all zero");
-            }
-            return;
-        }
-        if !self.wanted(r.written) {
-            return;
-        }
-        // Versions share subtrees: each node (and what it reaches) is walked once.
-        if self.full && !self.seen.insert(r.location) {
-            return;
-        }
-        let ids = first..first.saturating_add(self.geo.id_cover[level]);
-        self.nodes_checked += 1;
-        let page = match self.reader.page(r.location, Structure::TableNode) {
-            Ok(p) => p,
-            Err(e) => {
-                return self.report(Structure::TableNode, r.location, Some(ids), e.to_string());
-            }
-        };
-        if hash16(page) != r.checksum {
-            return self.report(Structure::TableNode, r.location, Some(ids), "checksum mismatch");
-        }
-        if let Err(e) = read_node(&self.reader, r, level, first) {
-            return self.report(Structure::TableNode, r.location, Some(ids), e.to_string());
-        }
-        if r.written > self.root.version {
-            return self.report(Structure::TableNode, r.location, Some(ids), "written after its root");
-        }
-        if self.full {
-            self.extents.push((r.location, self.geo.spp));
-        }
-        if level == 0 {
-            for i in 0..self.geo.leaf_fanout as usize {
-                let e = TableNode::entry(page, i);
-                self.entry(&e, first.saturating_add(i as u64));
-            }
-            if self.full {
-                let s = leaf_content(page, self.geo.leaf_fanout as usize, first);
-                if (s.live, s.max_birth, s.content) != (r.live, r.max_birth, r.content) {
-                    self.report(
-                        Structure::TableNode,
-                        r.location,
-                        Some(ids),
-                        "summary in parent disagrees with the leaf",
-                    );
-                }
-            }
-            return;
-        }
-        let span = self.geo.id_cover[level - 1];
-        for i in 0..self.geo.internal_fanout as usize {
-            let c = TableNode::child(page, i);
-            if c.written > r.written {
-                self.report(
-                    Structure::TableNode,
-                    r.location,
-                    Some(ids.clone()),
-                    format!("child {i} newer than its parent"),
-                );
-                continue;
-            }
-            self.table(&c, level - 1, child_first(first, i, span));
-        }
-        if self.full {
-            let s = internal_content(page, self.geo.internal_fanout as usize, span, first);
-            if (s.live, s.max_birth, s.content) != (r.live, r.max_birth, r.content) {
-                self.report(Structure::TableNode, r.location, Some(ids), "summary in parent disagrees with the node");
-            }
-        }
-    }
-
-    fn entry(&mut self, e: &Entry, id: u64) {
-        let ids = Some(id..id + 1);
-        if !e.is_allocated() {
-            if self.full && *e != Entry::default() {
-                self.report(Structure::TableNode, 0, ids, "unallocated entry is not zero");
-            }
-            return;
-        }
-        if !self.wanted(e.birth) {
-            return;
-        }
-        if e.birth > self.root.version || id >= self.root.next_id {
-            return self.report(Structure::Page, e.location, ids, "entry born after its root or beyond next_id");
-        }
-        self.pages_checked += 1;
-        if e.location == 0 {
-            if e.stored_len != 0 || e.content != self.zero_hash {
-                self.report(Structure::Page, 0, ids, "zero page entry with a length or a non-zero hash");
-            }
-            return;
-        }
-        if e.codec != 0 || e.stored_len as usize != self.geo.page_size {
-            return self.report(
-                Structure::Page,
-                e.location,
-                ids,
-                format!("codec {} / stored length {} not readable by format v2", e.codec, e.stored_len),
-            );
-        }
-        match self.reader.page(e.location, Structure::Page) {
-            Ok(bytes) => {
-                let h = hash16(bytes);
-                if h != e.content || h[..8] != e.stored_check {
-                    self.report(Structure::Page, e.location, ids, "checksum mismatch");
-                }
-            }
-            Err(err) => self.report(Structure::Page, e.location, ids, err.to_string()),
-        }
-        if self.full {
-            self.extents.push((e.location, self.geo.spp));
-        }
-    }
-
-    fn map(&mut self, r: &MapRef, level: usize, first: u64) {
-        if r.location == 0 {
-            if *r != MapRef::default() {
-                self.report(Structure::FreeMap, 0, None, "an absent node's reference is not all zero");
-            }
-            return;
-        }
-        if !self.wanted(r.written) {
-            return;
-        }
-        self.nodes_checked += 1;
-        let page = match self.reader.page(r.location, Structure::FreeMap) {
-            Ok(p) => p,
-            Err(e) => return self.report(Structure::FreeMap, r.location, None, e.to_string()),
-        };
-        if hash16(page) != r.checksum {
-            return self.report(Structure::FreeMap, r.location, None, "checksum mismatch");
-        }
-        if let Err(e) = crate::space::read_map_node(&self.reader, r, level, first) {
-            return self.report(Structure::FreeMap, r.location, None, e.to_string());
-        }
-        if self.full {
-            self.extents.push((r.location, self.geo.spp));
-        }
-        if level == 0 {
-            if self.full && crate::space::count_free(MapNode::bits(page)) != r.free {
-                self.report(Structure::FreeMap, r.location, None, "free count in parent disagrees with the leaf");
-            }
-            return;
-        }
-        let span = self.geo.sector_cover[level - 1];
-        let mut free = 0u64;
-        for i in 0..self.geo.map_fanout as usize {
-            let c = MapNode::child(page, i);
-            free = free.saturating_add(c.free);
-            if c.written > r.written {
-                self.report(Structure::FreeMap, r.location, None, format!("child {i} newer than its parent"));
-                continue;
-            }
-            self.map(&c, level - 1, child_first(first, i, span));
-        }
-        if self.full && free != r.free {
-            self.report(Structure::FreeMap, r.location, None, "free count in parent disagrees with the node");
         }
     }
 
@@ -426,13 +274,9 @@ impl<'a> Walker<'a> {
                 file_len: self.root.file_len,
                 ..Root::default()
             };
-            let mut sub = Walker::new(self.reader, self.geo, &root, self.zero_hash, true);
-            sub.collect_only = true;
+            let mut sub = Walker::new(self.reader, self.geo, &root, self.zero_hash, Mode::Collect);
             sub.seen = std::mem::take(&mut self.seen);
-            if sub.root.table_depth > 0 {
-                let top = sub.root.table;
-                sub.table(&top, sub.root.table_depth as usize - 1, 0);
-            }
+            let _ = sub.walk().table(&mut sub, &root.table, root.table_depth);
             self.seen = std::mem::take(&mut sub.seen);
             self.damage.append(&mut sub.damage);
             self.pages_checked += sub.pages_checked;
@@ -512,6 +356,109 @@ impl<'a> Walker<'a> {
     }
 }
 
+/// The checks of each node and entry the walk reaches.
+impl<'a> Visitor<'a> for Walker<'a> {
+    fn fault(&mut self, fault: Fault) -> Flow {
+        let detail = fault.detail();
+        self.report(fault.structure, fault.sector, fault.ids, detail);
+        Flow::Continue(())
+    }
+
+    fn enter_table(&mut self, r: &TableRef, _place: Place) -> bool {
+        // Versions share subtrees: each node (and what it reaches) is walked once.
+        if self.full && !self.seen.insert(r.location) {
+            return false;
+        }
+        self.nodes_checked += 1;
+        true
+    }
+
+    fn table_node(&mut self, r: &TableRef, _node: &Node<'a>) {
+        if self.full {
+            self.extents.push((r.location, self.geo.spp));
+        }
+    }
+
+    fn unallocated(&mut self, id: u64, e: &Entry) {
+        if self.full && *e != Entry::default() {
+            self.report(Structure::TableNode, 0, Some(id..id + 1), "unallocated entry is not zero");
+        }
+    }
+
+    fn entry(&mut self, id: u64, e: &Entry) -> Flow {
+        let ids = Some(id..id + 1);
+        self.pages_checked += 1;
+        // Verify reads no bytes of a page without extent: no zero page needed.
+        match page_bytes(&self.reader, &[], e, Check::Full { zero_hash: self.zero_hash }) {
+            Ok(_) | Err(PageFault::NotAllocated) => {}
+            Err(PageFault::ZeroForm) => {
+                self.report(Structure::Page, 0, ids, "zero page entry with a length or a non-zero hash")
+            }
+            Err(PageFault::Unreadable { codec, stored_len }) => {
+                self.report(
+                    Structure::Page,
+                    e.location,
+                    ids,
+                    format!("codec {codec} / stored length {stored_len} not readable by format v2"),
+                );
+                return Flow::Continue(());
+            }
+            Err(PageFault::Checksum) => self.report(Structure::Page, e.location, ids, "checksum mismatch"),
+            Err(PageFault::Read(err)) => self.report(Structure::Page, e.location, ids, err.to_string()),
+        }
+        if self.full && e.location != 0 {
+            self.extents.push((e.location, self.geo.spp));
+        }
+        Flow::Continue(())
+    }
+
+    fn leave_table(&mut self, r: &TableRef, node: &Node<'a>) {
+        if !self.full {
+            return;
+        }
+        let (first, level) = (node.place.first, node.place.level);
+        let (s, what) = if level == 0 {
+            (leaf_content(node.page, self.geo.leaf_fanout as usize, first), "summary in parent disagrees with the leaf")
+        } else {
+            let span = self.geo.id_cover[level - 1];
+            (
+                internal_content(node.page, self.geo.internal_fanout as usize, span, first),
+                "summary in parent disagrees with the node",
+            )
+        };
+        if (s.live, s.max_birth, s.content) != (r.live, r.max_birth, r.content) {
+            self.report(Structure::TableNode, r.location, Some(node.place.ids(self.geo)), what);
+        }
+    }
+
+    fn enter_map(&mut self, _r: &MapRef, _level: usize, _first: u64) -> bool {
+        self.nodes_checked += 1;
+        true
+    }
+
+    fn map_node(&mut self, r: &MapRef, _level: usize, _first: u64, _page: &'a [u8]) {
+        if self.full {
+            self.extents.push((r.location, self.geo.spp));
+        }
+    }
+
+    fn leave_map(&mut self, r: &MapRef, level: usize, _first: u64, page: &'a [u8]) {
+        if !self.full {
+            return;
+        }
+        if level == 0 {
+            if crate::space::count_free(MapNode::bits(page)) != r.free {
+                self.report(Structure::FreeMap, r.location, None, "free count in parent disagrees with the leaf");
+            }
+            return;
+        }
+        let free = (0..self.geo.map_fanout as usize).fold(0u64, |n, i| n.saturating_add(MapNode::child(page, i).free));
+        if free != r.free {
+            self.report(Structure::FreeMap, r.location, None, "free count in parent disagrees with the node");
+        }
+    }
+}
+
 impl Walker<'_> {
     /// The walk's findings as an error, for recovery.
     pub fn into_error(self) -> Option<Error> {
@@ -526,7 +473,7 @@ impl Walker<'_> {
 pub(crate) fn verify_root(shared: &Shared, root: &Root) -> VerifyReport {
     // SAFETY: the caller holds a read transaction pinning `root`.
     let reader = unsafe { shared.reader() };
-    let mut walker = Walker::new(reader, &shared.geo, root, shared.zero_hash, true);
+    let mut walker = Walker::new(reader, &shared.geo, root, shared.zero_hash, Mode::Verify);
     walker.run();
     let mut damage = std::mem::take(&mut walker.damage);
     check_meta_area(shared, &reader, root, &mut damage);

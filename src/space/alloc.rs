@@ -127,7 +127,7 @@ mod tests {
     use crate::format::SECTOR;
     use crate::space::NextFit;
     use crate::storage::MemoryStorage;
-    use crate::{Options, Store};
+    use crate::store::{Options, Store};
 
     /// Answers every request with the same placement.
     struct Fixed(Placement);

@@ -13,7 +13,7 @@ use crate::geometry::Geometry;
 use crate::ids::Version;
 use crate::space::{NextFit, PendingGroup, load_chain};
 use crate::storage::{PageReader, Storage};
-use crate::verify::Walker;
+use crate::verify::{Mode, Walker};
 use crate::versions::load_catalog;
 
 /// A root that was newer than the one recovered but failed its checks at open.
@@ -21,7 +21,7 @@ use crate::versions::load_catalog;
 /// After a crash during a commit this is expected: the commit's pages did not
 /// all reach the disk. On a store that was closed cleanly it means that pages of
 /// the newest commit were damaged after they were written, and that commit was
-/// rolled back. Either way [`Store::verify`] reports it until the next commit
+/// rolled back. Either way [`Store::verify`](super::Store::verify) reports it until the next commit
 /// overwrites the slot.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RejectedRoot {
@@ -154,7 +154,7 @@ fn check_candidate(
     root: &Root,
     zero_hash: Hash16,
 ) -> Result<(VecDeque<PendingGroup>, crate::versions::LoadedCatalog)> {
-    let mut walker = Walker::new(*reader, geo, root, zero_hash, false);
+    let mut walker = Walker::new(*reader, geo, root, zero_hash, Mode::Recovery);
     walker.run();
     if let Some(e) = walker.into_error() {
         return Err(e);

@@ -1,19 +1,21 @@
 //! In-order iteration over the allocated ids of one root.
 
-use super::{TableView, read_node};
+use super::{Node, Place, TableView};
 use crate::error::Result;
-use crate::format::{TableNode, TableRef};
+use crate::format::TableRef;
 use crate::ids::PageId;
 
+/// A node on the way down, and the next of its slots to look at.
 struct Frame<'a> {
-    page: &'a [u8],
-    level: usize,
-    first: u64,
+    node: Node<'a>,
     next: usize,
 }
 
 /// Iterator over the allocated ids of a read view, in ascending order. Yields an
 /// error (and then stops) if a table node is damaged.
+///
+/// The pull-based twin of the crate's table walk with live pruning: it reads
+/// nodes with the same helpers (`Node::read`, `Place`), one node at a time.
 pub struct LiveIds<'a> {
     view: TableView<'a>,
     stack: Vec<Frame<'a>>,
@@ -27,9 +29,9 @@ impl<'a> LiveIds<'a> {
         LiveIds { view, stack: Vec::new(), start, failed: false }
     }
 
-    fn push(&mut self, r: &TableRef, level: usize, first: u64) -> Result<()> {
-        let page = read_node(&self.view.reader, r, level, first)?;
-        self.stack.push(Frame { page, level, first, next: 0 });
+    fn push(&mut self, r: &TableRef, place: Place) -> Result<()> {
+        let node = Node::read(&self.view.reader, r, place)?;
+        self.stack.push(Frame { node, next: 0 });
         Ok(())
     }
 }
@@ -42,7 +44,7 @@ impl Iterator for LiveIds<'_> {
             return None;
         }
         if let Some(top) = self.start.take()
-            && let Err(e) = self.push(&top, self.view.root.table_depth as usize - 1, 0)
+            && let Err(e) = self.push(&top, Place::top(self.view.root.table_depth))
         {
             self.failed = true;
             return Some(Err(e));
@@ -50,12 +52,13 @@ impl Iterator for LiveIds<'_> {
         let geo = self.view.geo;
         loop {
             let frame = self.stack.last_mut()?;
-            if frame.level == 0 {
+            let place = frame.node.place;
+            if place.level == 0 {
                 while frame.next < geo.leaf_fanout as usize {
                     let i = frame.next;
                     frame.next += 1;
-                    if TableNode::entry(frame.page, i).is_allocated() {
-                        return Some(Ok(PageId::from_raw(frame.first.saturating_add(i as u64))));
+                    if frame.node.entry(i).is_allocated() {
+                        return Some(Ok(PageId::from_raw(place.id(i))));
                     }
                 }
                 self.stack.pop();
@@ -67,13 +70,11 @@ impl Iterator for LiveIds<'_> {
             }
             let i = frame.next;
             frame.next += 1;
-            let child = TableNode::child(frame.page, i);
+            let child = frame.node.child(i);
             if child.live == 0 || child.location == 0 {
                 continue;
             }
-            let (level, first) =
-                (frame.level - 1, crate::geometry::child_first(frame.first, i, geo.id_cover[frame.level - 1]));
-            if let Err(e) = self.push(&child, level, first) {
+            if let Err(e) = self.push(&child, place.child(geo, i)) {
                 self.failed = true;
                 return Some(Err(e));
             }

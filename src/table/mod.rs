@@ -5,127 +5,24 @@
 //! node is never modified.
 
 mod content;
+mod decode;
+mod dense;
 mod iter;
+mod node;
+mod view;
 
 pub(crate) use content::{ContentSummary, internal_content, leaf_content};
+pub(crate) use decode::{Check, PageFault, page_bytes, read_page};
+pub(crate) use dense::{DenseTable, build_dense};
 pub use iter::LiveIds;
+pub(crate) use node::{Node, Place, check_header, read_node};
+pub(crate) use view::TableView;
 
-use crate::error::{Error, Result, Structure};
-use crate::format::{Entry, NodeHeader, RecordKind, Root, SECTOR, TABLE_MAGIC, TableNode, TableRef, hash16};
+use crate::error::Result;
+use crate::format::{Entry, RecordKind, TableNode, TableRef, hash16};
 use crate::geometry::Geometry;
 use crate::space::{Allocator, Batch};
 use crate::storage::PageReader;
-
-/// Reads one table node and checks its header against what the parent expects.
-pub(crate) fn read_node<'a>(reader: &PageReader<'a>, r: &TableRef, level: usize, first: u64) -> Result<&'a [u8]> {
-    read_node_at(reader, r.location, r.written, level, first)
-}
-
-/// [`read_node`] from the two fields of a reference it needs.
-fn read_node_at<'a>(
-    reader: &PageReader<'a>,
-    location: u64,
-    written: u64,
-    level: usize,
-    first: u64,
-) -> Result<&'a [u8]> {
-    let page = reader.page(location, Structure::TableNode)?;
-    let h = NodeHeader::read(page);
-    if h.magic != TABLE_MAGIC || h.level as usize != level || h.first != first || h.written != written {
-        return Err(Error::corrupt(
-            Structure::TableNode,
-            location * SECTOR,
-            format!(
-                "node header {:?}/level {}/first {}/written {} where level {level}, first {first}, written {written} was expected",
-                h.magic, h.level, h.first, h.written
-            ),
-        ));
-    }
-    Ok(page)
-}
-
-/// Read access to the table of one root.
-#[derive(Clone, Copy)]
-pub(crate) struct TableView<'a> {
-    pub reader: PageReader<'a>,
-    pub geo: &'a Geometry,
-    pub root: &'a Root,
-}
-
-impl<'a> TableView<'a> {
-    /// The entry of `id`; unallocated ids below `next_id` give an all-zero entry.
-    pub fn entry(&self, id: u64) -> Result<Entry> {
-        let root = self.root;
-        if id >= root.next_id {
-            return Err(Error::OutOfRange(crate::ids::PageId::from_raw(id)));
-        }
-        if root.table_depth == 0 {
-            return Ok(Entry::default());
-        }
-        // The hot path of every read: only the location and version of each
-        // child are decoded on the way down.
-        let (mut location, mut written) = (root.table.location, root.table.written);
-        let mut level = root.table_depth as usize - 1;
-        let mut first = 0u64;
-        loop {
-            if location == 0 {
-                return Ok(Entry::default());
-            }
-            let node = read_node_at(&self.reader, location, written, level, first)?;
-            if level == 0 {
-                return Ok(TableNode::entry(node, (id - first) as usize));
-            }
-            let span = self.geo.id_cover[level - 1];
-            let idx = (id - first) / span;
-            first += idx * span;
-            (location, written) = TableNode::child_link(node, idx as usize);
-            level -= 1;
-        }
-    }
-
-    /// The smallest id ≥ `from` and < `next_id` that is not allocated.
-    pub fn first_free(&self, from: u64) -> Result<Option<u64>> {
-        let root = self.root;
-        if from >= root.next_id {
-            return Ok(None);
-        }
-        if root.table_depth == 0 {
-            return Ok(Some(from));
-        }
-        let found = self.first_free_in(&root.table, root.table_depth as usize - 1, 0, from)?;
-        Ok(found.filter(|&id| id < root.next_id))
-    }
-
-    fn first_free_in(&self, r: &TableRef, level: usize, first: u64, from: u64) -> Result<Option<u64>> {
-        let cover = self.geo.id_cover[level];
-        if r.location == 0 {
-            return Ok(Some(from.max(first)));
-        }
-        if r.live >= cover {
-            return Ok(None);
-        }
-        let node = read_node(&self.reader, r, level, first)?;
-        if level == 0 {
-            let start = from.saturating_sub(first) as usize;
-            for i in start..self.geo.leaf_fanout as usize {
-                if !TableNode::entry(node, i).is_allocated() {
-                    return Ok(Some(first.saturating_add(i as u64)));
-                }
-            }
-            return Ok(None);
-        }
-        let span = self.geo.id_cover[level - 1];
-        let start = (from.saturating_sub(first) / span) as usize;
-        for i in start..self.geo.internal_fanout as usize {
-            let child_first = crate::geometry::child_first(first, i, span);
-            let child = TableNode::child(node, i);
-            if let Some(id) = self.first_free_in(&child, level - 1, child_first, from)? {
-                return Ok(Some(id));
-            }
-        }
-        Ok(None)
-    }
-}
 
 /// A node being rebuilt.
 #[derive(Clone, Copy)]

@@ -7,7 +7,7 @@ use crate::format::Root;
 use crate::ids::{ContentHash, PageId, Version};
 use crate::storage::{PageReader, RawView};
 use crate::store::{Shared, lock};
-use crate::table::{LiveIds, TableView};
+use crate::table::{LiveIds, TableView, read_page};
 use crate::versions::At;
 
 /// A consistent view of one committed version.
@@ -100,7 +100,7 @@ impl<'s, const P: usize> ReadTxn<'s, P> {
     /// The bytes of page `id` (`PAGE_SIZE` of them), without copying.
     pub fn page(&self, id: PageId) -> Result<&[u8]> {
         let entry = self.table().entry(id.get())?;
-        super::entry_bytes(&self.reader(), &self.shared.zero_page, &entry, id.get(), self.shared.options.verify_reads)
+        read_page(&self.reader(), &self.shared.zero_page, &entry, id.get(), self.shared.options.verify_reads)
     }
 
     /// True when `id` is allocated in this version.

@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::format::Root;
 use crate::storage::{PageReader, RawView};
 use crate::store::{Shared, WriterState, lock};
-use crate::table::TableView;
+use crate::table::{TableView, read_page};
 
 use super::changes::{Changes, Slot};
 use crate::ids::{PageId, Version};
@@ -153,13 +153,7 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
             Some(Slot::New(Some(b)) | Slot::Changed(b)) => Ok(b),
             None => {
                 let e = self.table().entry(id.get())?;
-                super::entry_bytes(
-                    &self.reader(),
-                    &self.shared.zero_page,
-                    &e,
-                    id.get(),
-                    self.shared.options.verify_reads,
-                )
+                read_page(&self.reader(), &self.shared.zero_page, &e, id.get(), self.shared.options.verify_reads)
             }
         }
     }

@@ -9,14 +9,13 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::format::{
-    ENTRY_ALLOCATED, Entry, Header, Root, SECTOR, TableNode, TableRef, hash16, meta_pages, root_slot_offset,
-};
-use crate::ids::{ContentHash, Version};
-use crate::storage::{FileMode, FileStorage, Storage};
+use crate::format::{Entry, Header, Root, SECTOR, meta_pages, root_slot_offset};
+use crate::ids::{ContentHash, PageId, Version};
+use crate::storage::{FileMode, FileStorage, PageReader, Storage};
 use crate::store::{Shared, now_nanos};
-use crate::table::{ContentSummary, TableView, internal_content, leaf_content};
+use crate::table::{DenseTable, build_dense, read_page};
 use crate::txn::ReadTxn;
+use crate::walk::{Fault, Flow, Prune, Visitor, Walk};
 
 /// What [`Store::export`](crate::Store::export) wrote.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,83 +39,31 @@ pub fn export_version<const P: usize>(shared: &Shared, txn: &ReadTxn<'_, P>, pat
     let geo = &shared.geo;
     let root = &*txn.root;
     let reader = txn.reader();
-    let view = TableView { reader, geo, root };
     let spp = geo.spp;
     let meta = meta_pages(P);
 
-    // Pass 1: the entries, and where each data page goes.
-    let mut entries: Vec<(u64, Entry)> = Vec::new();
-    let mut sources: Vec<&[u8]> = Vec::new();
-    let mut next_page = meta;
-    for id in txn.ids() {
-        let id = id?.get();
-        let mut e = view.entry(id)?;
-        if e.location != 0 {
-            sources.push(super::super::txn::entry_bytes(&reader, &shared.zero_page, &e, id, true)?);
-            e.location = next_page * spp;
-            next_page += 1;
-        }
-        entries.push((id, e));
+    // Pass 1: the live entries in id order, and where each data page goes.
+    let mut live = LiveEntries {
+        reader,
+        zero_page: &shared.zero_page,
+        next_id: root.next_id,
+        spp,
+        next_page: meta,
+        entries: Vec::new(),
+        sources: Vec::new(),
+        error: None,
+    };
+    let _ = Walk::new(reader, geo).pruned(Prune::Live).table(&mut live, &root.table, root.table_depth);
+    if let Some(e) = live.error {
+        return Err(e);
     }
+    let LiveEntries { entries, sources, next_page, .. } = live;
     let data_pages = next_page - meta;
 
     // Pass 2: the table, level by level, each node placed after the last.
-    let written = root.version;
-    let place = |next_page: &mut u64, nodes: &mut Vec<(u64, Box<[u8]>)>, page: Box<[u8]>, s: &ContentSummary| {
-        let location = *next_page * spp;
-        *next_page += 1;
-        let r = TableRef {
-            location,
-            written,
-            max_birth: s.max_birth,
-            live: s.live,
-            checksum: hash16(&page),
-            content: s.content,
-        };
-        nodes.push((location, page));
-        r
-    };
-    let mut nodes: Vec<(u64, Box<[u8]>)> = Vec::new();
     let depth = root.table_depth;
-    let mut level_refs: Vec<(u64, TableRef)> = Vec::new();
-    if depth > 0 && !entries.is_empty() {
-        let fanout = geo.leaf_fanout;
-        let mut i = 0;
-        while i < entries.len() {
-            let leaf = entries[i].0 / fanout;
-            let first = leaf * fanout;
-            let mut page = vec![0u8; P].into_boxed_slice();
-            TableNode::init(&mut page, 0, root.version, first);
-            while i < entries.len() && entries[i].0 / fanout == leaf {
-                let (id, e) = &entries[i];
-                TableNode::set_entry(&mut page, (id - first) as usize, &Entry { flags: ENTRY_ALLOCATED, ..*e });
-                i += 1;
-            }
-            let s = leaf_content(&page, fanout as usize, first);
-            level_refs.push((leaf, place(&mut next_page, &mut nodes, page, &s)));
-        }
-        for level in 1..depth as usize {
-            let fanout = geo.internal_fanout;
-            let span = geo.id_cover[level - 1];
-            let mut parents = Vec::new();
-            let mut j = 0;
-            while j < level_refs.len() {
-                let parent = level_refs[j].0 / fanout;
-                let first = parent * geo.id_cover[level];
-                let mut page = vec![0u8; P].into_boxed_slice();
-                TableNode::init(&mut page, level as u8, root.version, first);
-                while j < level_refs.len() && level_refs[j].0 / fanout == parent {
-                    TableNode::set_child(&mut page, (level_refs[j].0 - parent * fanout) as usize, &level_refs[j].1);
-                    j += 1;
-                }
-                let s = internal_content(&page, fanout as usize, span, first);
-                parents.push((parent, place(&mut next_page, &mut nodes, page, &s)));
-            }
-            level_refs = parents;
-        }
-    }
-    let table = level_refs.first().map_or(TableRef::default(), |(_, r)| *r);
-    let file_len = next_page * P as u64;
+    let DenseTable { nodes, top: table, end_page } = build_dense(geo, depth, root.version, &entries, next_page);
+    let file_len = end_page * P as u64;
 
     // Write: header, data, table, sync, root, sync.
     let io = |context: &'static str| move |source| Error::Io { context, source };
@@ -150,4 +97,46 @@ pub fn export_version<const P: usize>(shared: &Shared, txn: &ReadTxn<'_, P>, pat
         file_len,
         content_hash: ContentHash(if table.location == 0 { [0; 16] } else { table.content }),
     })
+}
+
+/// Pass 1 of an export: each live entry, its data page read (and checked), and
+/// its new place: one page each, in id order, from `next_page`.
+struct LiveEntries<'a> {
+    reader: PageReader<'a>,
+    zero_page: &'a [u8],
+    next_id: u64,
+    spp: u64,
+    next_page: u64,
+    entries: Vec<(u64, Entry)>,
+    sources: Vec<&'a [u8]>,
+    error: Option<Error>,
+}
+
+impl<'a> Visitor<'a> for LiveEntries<'a> {
+    fn fault(&mut self, fault: Fault) -> Flow {
+        self.error = Some(fault.into_error());
+        Flow::Break(())
+    }
+
+    fn entry(&mut self, id: u64, e: &Entry) -> Flow {
+        if id >= self.next_id {
+            // What looking the id up gives (the table claims an id beyond next_id).
+            self.error = Some(Error::OutOfRange(PageId::from_raw(id)));
+            return Flow::Break(());
+        }
+        let mut e = *e;
+        if e.location != 0 {
+            match read_page(&self.reader, self.zero_page, &e, id, true) {
+                Ok(bytes) => self.sources.push(bytes),
+                Err(err) => {
+                    self.error = Some(err);
+                    return Flow::Break(());
+                }
+            }
+            e.location = self.next_page * self.spp;
+            self.next_page += 1;
+        }
+        self.entries.push((id, e));
+        Flow::Continue(())
+    }
 }
