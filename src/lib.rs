@@ -54,7 +54,7 @@
 //!   crash-simulating storage (`storage::CrashStorage` and its companions) and the
 //!   crash-model harness `testing` shared by the tests and the fuzz targets.
 
-#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(unsafe_code, unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks, missing_docs)]
 
 mod error;
@@ -72,6 +72,8 @@ mod walk;
 
 pub mod compat;
 pub mod format;
+// The mapping is the one reason for `unsafe`, and it lives here alone.
+#[allow(unsafe_code)]
 pub mod storage;
 #[cfg(any(test, feature = "testing"))]
 #[doc(hidden)]

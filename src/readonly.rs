@@ -5,7 +5,7 @@ use std::path::Path;
 use crate::error::Result;
 use crate::ids::Version;
 use crate::storage::{FileMode, FileStorage, Storage};
-use crate::store::open_shared;
+use crate::store::Shared;
 use crate::store::{Options, Stats, Store};
 use crate::txn::ReadTxn;
 use crate::verify::VerifyReport;
@@ -96,7 +96,7 @@ impl<const P: usize> ReadOnlyStore<P> {
     /// never writes, grows or syncs it.
     pub fn open_on(storage: impl Storage, options: Options) -> Result<Self> {
         let () = Store::<P>::VALID_PAGE_SIZE;
-        Ok(ReadOnlyStore { inner: Store { shared: open_shared(Box::new(storage), options, P, false)? } })
+        Ok(ReadOnlyStore { inner: Store { shared: Shared::open(Box::new(storage), options, P, false)? } })
     }
 
     /// Starts a read transaction on the store's version.

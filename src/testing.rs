@@ -414,8 +414,7 @@ pub fn pinned_reachable_pages<const P: usize>(store: &Store<P>) -> std::collecti
 pub fn in_use_pages<const P: usize>(store: &Store<P>) -> std::collections::BTreeSet<u64> {
     let txn = store.begin_read().expect("read txn");
     let shared = &store.shared;
-    // SAFETY: `txn` pins the root read here for the whole call.
-    let reader = unsafe { shared.reader() };
+    let reader = txn.reader();
     let spp = shared.geo.spp;
     let pages = txn.root.file_len / P as u64;
     let meta = crate::format::meta_pages(P);
@@ -435,8 +434,7 @@ type Extents = Vec<(u64, u64)>;
 fn walk_collect<const P: usize>(store: &Store<P>) -> (Extents, Extents) {
     let txn = store.begin_read().expect("read txn");
     let shared = &store.shared;
-    // SAFETY: `txn` pins the root walked here for the whole call.
-    let reader = unsafe { shared.reader() };
+    let reader = txn.reader();
     let mode = crate::verify::Mode::Collect;
     let mut walker = crate::verify::Walker::new(reader, &shared.geo, &txn.root, shared.zero_hash, mode);
     walker.run();

@@ -15,7 +15,6 @@ use crate::ids::{PageId, Version};
 use crate::space::bits_in_use;
 use crate::space::{page_records, read_chain};
 use crate::storage::PageReader;
-use crate::store::{Shared, lock};
 use crate::table::{Check, Node, PageFault, Place, internal_content, leaf_content, page_bytes};
 use crate::versions::load_catalog;
 use crate::walk::{Fault, Flow, Prune, Visitor, Walk};
@@ -470,31 +469,38 @@ impl Walker<'_> {
     }
 }
 
-pub(crate) fn verify_root(shared: &Shared, root: &Root) -> VerifyReport {
-    // SAFETY: the caller holds a read transaction pinning `root`.
-    let reader = unsafe { shared.reader() };
-    let mut walker = Walker::new(reader, &shared.geo, root, shared.zero_hash, Mode::Verify);
+/// Verifies everything `root` reaches through `reader` (a reader pinning
+/// `root`), and the meta area against the `header` the store opened with.
+/// The report's `rejected_root` is left empty for the store to fill in.
+pub(crate) fn verify_root(
+    reader: PageReader<'_>,
+    geo: &Geometry,
+    header: &Header,
+    root: &Root,
+    zero_hash: Hash16,
+) -> VerifyReport {
+    let mut walker = Walker::new(reader, geo, root, zero_hash, Mode::Verify);
     walker.run();
     let mut damage = std::mem::take(&mut walker.damage);
-    check_meta_area(shared, &reader, root, &mut damage);
+    check_meta_area(header, geo.page_size, &reader, root, &mut damage);
     VerifyReport {
         version: Version(root.version),
         pages_checked: walker.pages_checked,
         nodes_checked: walker.nodes_checked,
         leaked_sectors: walker.leaked_sectors,
         damage,
-        rejected_root: lock(&shared.rejected).clone(),
+        rejected_root: None,
     }
 }
 
 /// The header must decode; the other root slot must be empty or a valid root;
 /// the rest of the meta area must be zero.
-fn check_meta_area(shared: &Shared, reader: &PageReader<'_>, root: &Root, damage: &mut Vec<Damage>) {
+fn check_meta_area(header: &Header, page_size: usize, reader: &PageReader<'_>, root: &Root, damage: &mut Vec<Damage>) {
     let mut report = |structure, offset, detail: String| {
         damage.push(Damage { structure, offset, ids: None, version: Version(root.version), detail })
     };
     match reader.bytes(0, SECTOR as usize, Structure::Header).and_then(Header::decode) {
-        Ok(h) if h == shared.header => {}
+        Ok(h) if h == *header => {}
         Ok(_) => report(Structure::Header, 0, "header changed since open".into()),
         Err(e) => report(Structure::Header, 0, e.to_string()),
     }
@@ -502,12 +508,12 @@ fn check_meta_area(shared: &Shared, reader: &PageReader<'_>, root: &Root, damage
         let offset = root_slot_offset(slot);
         if let Err(e) = reader
             .bytes(offset / SECTOR, SECTOR as usize, Structure::Root)
-            .and_then(|b| Root::decode(b, shared.geo.page_size, offset))
+            .and_then(|b| Root::decode(b, page_size, offset))
         {
             report(Structure::Root, offset, e.to_string());
         }
     }
-    let meta_len = (meta_pages(shared.geo.page_size) * shared.geo.page_size as u64) as usize;
+    let meta_len = (meta_pages(page_size) * page_size as u64) as usize;
     if let Ok(rest) = reader.bytes(3, meta_len - 3 * SECTOR as usize, Structure::File)
         && let Some(i) = rest.iter().position(|&b| b != 0)
     {

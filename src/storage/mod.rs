@@ -26,12 +26,14 @@ mod crash;
 pub(crate) mod file;
 mod memory;
 mod pages;
+mod pin;
 
 #[cfg(any(test, feature = "testing"))]
 pub use crash::{CrashControl, CrashStorage, Fault, OpCounts, Rng, TearPattern};
 pub use file::{DEFAULT_RESERVE, FileMode, FileStorage};
 pub use memory::MemoryStorage;
 pub(crate) use pages::PageReader;
+pub(crate) use pin::{Hold, Pin, Pins};
 
 use std::io;
 

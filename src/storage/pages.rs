@@ -4,15 +4,15 @@
 use std::marker::PhantomData;
 
 use super::RawView;
+use super::pin::Pin;
 use crate::error::{Error, Result, Structure};
 use crate::format::SECTOR;
 
 /// Reads pages and extents of one view, for the lifetime `'a` of a pin.
 ///
-/// Every slice it returns lies inside the view (checked). Constructing a
-/// `PageReader` is `unsafe` because the caller promises that, for `'a`, nothing
-/// writes the extents it will read: they are reached by a root pinned for `'a`
-/// (see SPEC.md, "Soundness").
+/// Every slice it returns lies inside the view (checked), and nothing writes
+/// it for `'a`: making a reader takes a [`Pin`] for `'a` (see the `pin`
+/// module and SPEC.md, "Soundness").
 #[derive(Clone, Copy)]
 pub struct PageReader<'a> {
     view: RawView,
@@ -21,12 +21,11 @@ pub struct PageReader<'a> {
 }
 
 impl<'a> PageReader<'a> {
-    /// # Safety
-    ///
-    /// For `'a`, the storage behind `view` lives, and no extent read through this
-    /// reader is written (each is reached by a root pinned for `'a`, or the
-    /// storage has no writer at all).
-    pub unsafe fn new(view: RawView, page_size: usize) -> PageReader<'a> {
+    /// A reader of `view`, a view of the storage of the store whose version
+    /// `pin` holds (every view of a storage stays mapped while the storage
+    /// lives, and a pin cannot outlive the store it was made from).
+    pub(crate) fn new(view: RawView, page_size: usize, pin: Pin<'a>) -> PageReader<'a> {
+        let _ = pin;
         PageReader { view, page_size, _pin: PhantomData }
     }
 
@@ -53,8 +52,10 @@ impl<'a> PageReader<'a> {
     /// `len` bytes starting at `sector`.
     pub fn bytes(&self, sector: u64, len: usize, structure: Structure) -> Result<&'a [u8]> {
         let offset = sector.saturating_mul(SECTOR);
-        // SAFETY: the constructor's contract: what we read is pinned for 'a; the
-        // range itself is checked by `slice`.
+        // SAFETY: the reader was made with a `Pin<'a>`: for 'a nothing writes
+        // what it reads, and the storage behind the view lives (a pin is made
+        // only from a hold in the store's pin table or from the storage
+        // borrowed mutably). The range itself is checked by `slice`.
         match unsafe { self.view.slice(offset, len) } {
             Some(s) => Ok(s),
             None => Err(Error::corrupt(

@@ -7,7 +7,7 @@ mod shared;
 
 pub use options::{Durability, Options};
 pub use recovery::RejectedRoot;
-pub(crate) use recovery::{open_shared, settle};
+pub(crate) use recovery::settle;
 pub(crate) use shared::{Shared, WriterState, lock, now_nanos};
 
 use std::path::Path;
@@ -129,7 +129,7 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
     /// Opens a store on a [`Storage`], recovering the newest intact commit.
     pub fn open_on(storage: impl Storage, options: Options) -> Result<Self> {
         let () = Self::VALID_PAGE_SIZE;
-        Ok(Store { shared: open_shared(Box::new(storage), options, PAGE_SIZE, true)? })
+        Ok(Store { shared: Shared::open(Box::new(storage), options, PAGE_SIZE, true)? })
     }
 
     /// Starts a read transaction on the newest committed version. Never waits
@@ -211,7 +211,10 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
     /// the logical ids it affects.
     pub fn verify(&self) -> Result<VerifyReport> {
         let txn = self.begin_read()?;
-        Ok(verify_root(&self.shared, &txn.root))
+        let shared = &self.shared;
+        let mut report = verify_root(txn.reader(), &shared.geo, &shared.header, &txn.root, shared.zero_hash);
+        report.rejected_root = lock(&shared.rejected).clone();
+        Ok(report)
     }
 }
 

@@ -1,18 +1,14 @@
 //! Recovery (SPEC.md section 10): at open, pick the newest root whose checks
 //! hold; before the first commit after open, make it durable (`settle`).
 
-use std::collections::{BTreeMap, VecDeque};
-use std::sync::Arc;
-use std::sync::{Condvar, Mutex};
+use std::collections::VecDeque;
 
-use super::options::Options;
-use super::shared::{Published, Shared, WriterSlot, WriterState};
 use crate::error::{Error, Result, Structure};
-use crate::format::{Hash16, Header, Root, SECTOR, hash16, root_slot_offset};
+use crate::format::{CatalogEntry, Hash16, Header, Root, SECTOR, root_slot_offset};
 use crate::geometry::Geometry;
 use crate::ids::Version;
-use crate::space::{NextFit, PendingGroup, load_chain};
-use crate::storage::{PageReader, Storage};
+use crate::space::{PendingGroup, load_chain};
+use crate::storage::{PageReader, Pin, Storage};
 use crate::verify::{Mode, Walker};
 use crate::versions::load_catalog;
 
@@ -40,23 +36,34 @@ pub(crate) struct SettleRecovery {
     pub clear_slot: Option<usize>,
 }
 
-/// Reads the header, picks the newest root that passes recovery's checks, and
-/// (for a writer) makes it durable and loads the pending list.
-pub(crate) fn open_shared(
-    storage: Box<dyn Storage>,
-    options: Options,
-    page_size: usize,
-    writable: bool,
-) -> Result<Shared> {
-    let geo = Geometry::new(page_size);
+/// What recovery found: the root to open and what a writer needs of it.
+pub(crate) struct Recovered {
+    pub header: Header,
+    pub root: Root,
+    /// The slot holding `root`.
+    pub slot: usize,
+    /// The pending list, oldest group first.
+    pub pending: VecDeque<PendingGroup>,
+    pub snapshots: Vec<CatalogEntry>,
+    /// (sector, written) of the catalog's pages.
+    pub catalog_pages: Vec<(u64, u64)>,
+    /// A newer root that failed its checks.
+    pub rejected: Option<RejectedRoot>,
+    /// What the first commit must do before it writes anything.
+    pub settle: SettleRecovery,
+}
+
+/// Reads the header and picks the newest root that passes recovery's checks;
+/// loads its pending list and catalog (both as small as what is pinned, never
+/// the data). The storage is borrowed mutably: nothing writes it meanwhile.
+pub(crate) fn recover(storage: &mut dyn Storage, geo: &Geometry, zero_hash: Hash16) -> Result<Recovered> {
+    let page_size = geo.page_size;
     let len = storage.len();
     if len < 3 * SECTOR {
         return Err(Error::UnsupportedFormat(format!("file is {len} bytes, shorter than the header and roots")));
     }
-    let zero_page = vec![0u8; page_size].into_boxed_slice();
-    let zero_hash = hash16(&zero_page);
-    // SAFETY: nothing writes the storage while it is being opened: no writer exists yet.
-    let reader = unsafe { PageReader::new(storage.view(), page_size) };
+    let (pin, storage) = Pin::exclusive(storage);
+    let reader = PageReader::new(storage.view(), page_size, pin);
     let header = Header::decode(reader.bytes(0, SECTOR as usize, Structure::Header)?)?;
     if header.page_size as usize != page_size {
         return Err(Error::PageSizeMismatch { on_disk: header.page_size, expected: page_size as u32 });
@@ -82,7 +89,7 @@ pub(crate) fn open_shared(
     let mut chosen = None;
     let mut newest_rejected = None;
     for (root, slot) in candidates {
-        match check_candidate(&reader, &geo, &root, zero_hash) {
+        match check_candidate(&reader, geo, &root, zero_hash) {
             Ok(loaded) => {
                 chosen = Some((root, slot, loaded));
                 break;
@@ -99,49 +106,18 @@ pub(crate) fn open_shared(
     let Some((root, slot, (pending, (snapshots, catalog_pages)))) = chosen else {
         return Err(Error::NoValidRoot { detail: rejected.join("; ") });
     };
-    // The pending list (with the history window's summaries) and the catalog:
-    // both as small as what is pinned, never the data.
-    let history = crate::versions::summaries_from(pending.iter(), root.history_start);
-    let published = Published {
-        root: Arc::new(root),
-        pins: BTreeMap::new(),
-        snapshots: Arc::new(snapshots.clone()),
-        history: Arc::new(history),
-        history_sectors: crate::versions::history_held(pending.iter(), root.history_start),
-    };
-    let writer = if writable {
-        let other = 1 - slot;
-        let newer_rejected = slot_version(&reader, page_size, other).is_some_and(|v| v > root.version);
-        let clear_slot = (garbage[other] || newer_rejected).then_some(other);
-        Some(WriterState {
-            durable_version: root.version,
-            durable_history_start: root.history_start,
-            durable_slot: slot,
-            unsynced_bytes: 0,
-            pending,
-            poisoned: false,
-            settle_before_write: Some(SettleRecovery { clear_slot }),
-            placement: Some(Box::new(NextFit::new(geo.first_data_sector))),
-            frontier: None,
-            durable_snapshots: snapshots.clone(),
-            snapshots,
-            catalog_pages,
-        })
-    } else {
-        None
-    };
-    Ok(Shared {
-        storage,
-        geo,
-        options,
+    let other = 1 - slot;
+    let newer_rejected = slot_version(&reader, page_size, other).is_some_and(|v| v > root.version);
+    let clear_slot = (garbage[other] || newer_rejected).then_some(other);
+    Ok(Recovered {
         header,
-        zero_page,
-        zero_hash,
-        published: Mutex::new(published),
-        writer: Mutex::new(WriterSlot { state: writer, waiting: 0 }),
-        writer_free: Condvar::new(),
-        writable,
-        rejected: Mutex::new(newest_rejected.filter(|r: &RejectedRoot| r.version.get() > root.version)),
+        root,
+        slot,
+        pending,
+        snapshots,
+        catalog_pages,
+        rejected: newest_rejected.filter(|r: &RejectedRoot| r.version.get() > root.version),
+        settle: SettleRecovery { clear_slot },
     })
 }
 
@@ -186,18 +162,18 @@ fn slot_version(reader: &PageReader<'_>, page_size: usize, slot: usize) -> Optio
 /// First commit since open: the recovered root must be durable, and a
 /// rejected root gone, before anything overwrites space they reached. A
 /// failure poisons the store.
-pub(crate) fn settle(storage: &dyn Storage, state: &mut WriterState) -> Result<()> {
-    let Some(settle) = state.settle_before_write else {
+pub(crate) fn settle(storage: &dyn Storage, pending: &mut Option<SettleRecovery>, poisoned: &mut bool) -> Result<()> {
+    let Some(settle) = *pending else {
         return Ok(());
     };
-    state.poisoned = true;
+    *poisoned = true;
     if let Some(slot) = settle.clear_slot {
         storage
             .write(root_slot_offset(slot), &[0u8; SECTOR as usize])
             .map_err(Error::io("clearing a rejected root"))?;
     }
     storage.sync().map_err(Error::io("syncing the recovered root"))?;
-    state.poisoned = false;
-    state.settle_before_write = None;
+    *poisoned = false;
+    *pending = None;
     Ok(())
 }

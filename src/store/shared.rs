@@ -2,16 +2,18 @@
 //! published root and pins readers hold, and the writer's state between
 //! transactions.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::options::Options;
-use super::recovery::{RejectedRoot, SettleRecovery};
-use crate::format::{CatalogEntry, Hash16, Header, Root, VersionSummary};
+use super::recovery::{RejectedRoot, SettleRecovery, recover};
+use crate::error::Result;
+use crate::format::{CatalogEntry, Hash16, Header, Root, VersionSummary, hash16};
 use crate::geometry::Geometry;
-use crate::space::{AllocationStrategy, PendingGroup};
-use crate::storage::{PageReader, Storage};
+use crate::space::{AllocationStrategy, NextFit, PendingGroup};
+use crate::storage::{Pins, Storage};
+use crate::versions::{history_held, summaries_from};
 
 /// What a writer needs between transactions.
 pub(crate) struct WriterState {
@@ -51,7 +53,8 @@ pub(crate) struct WriterState {
 /// The committed root and the versions readers hold.
 pub(crate) struct Published {
     pub root: Arc<Root>,
-    pub pins: BTreeMap<u64, usize>,
+    /// The versions open transactions hold.
+    pub pins: Pins,
     /// Snapshots readers may open.
     pub snapshots: Arc<Vec<CatalogEntry>>,
     /// Older versions readers may open, oldest first.
@@ -93,15 +96,47 @@ pub(crate) fn now_nanos() -> u64 {
 }
 
 impl Shared {
-    /// A reader for the current file, valid while `'a` pins what it reads.
-    ///
-    /// # Safety
-    ///
-    /// Whatever the caller reads through it must be reached by a root that stays
-    /// pinned (or unwritten) for `'a`.
-    pub unsafe fn reader<'a>(&'a self) -> PageReader<'a> {
-        // SAFETY: forwarded to the caller.
-        unsafe { PageReader::new(self.storage.view(), self.geo.page_size) }
+    /// Opens the store on `storage`: recovery picks the root (SPEC.md
+    /// section 10); a writer also gets the state its commits need.
+    pub fn open(mut storage: Box<dyn Storage>, options: Options, page_size: usize, writable: bool) -> Result<Shared> {
+        let geo = Geometry::new(page_size);
+        let zero_page = vec![0u8; page_size].into_boxed_slice();
+        let zero_hash = hash16(&zero_page);
+        let r = recover(&mut *storage, &geo, zero_hash)?;
+        let published = Published {
+            root: Arc::new(r.root),
+            pins: Pins::default(),
+            snapshots: Arc::new(r.snapshots.clone()),
+            history: Arc::new(summaries_from(r.pending.iter(), r.root.history_start)),
+            history_sectors: history_held(r.pending.iter(), r.root.history_start),
+        };
+        let writer = writable.then(|| WriterState {
+            durable_version: r.root.version,
+            durable_history_start: r.root.history_start,
+            durable_slot: r.slot,
+            unsynced_bytes: 0,
+            pending: r.pending,
+            poisoned: false,
+            settle_before_write: Some(r.settle),
+            placement: Some(Box::new(NextFit::new(geo.first_data_sector))),
+            frontier: None,
+            durable_snapshots: r.snapshots.clone(),
+            snapshots: r.snapshots,
+            catalog_pages: r.catalog_pages,
+        });
+        Ok(Shared {
+            storage,
+            geo,
+            options,
+            header: r.header,
+            zero_page,
+            zero_hash,
+            published: Mutex::new(published),
+            writer: Mutex::new(WriterSlot { state: writer, waiting: 0 }),
+            writer_free: Condvar::new(),
+            writable,
+            rejected: Mutex::new(r.rejected),
+        })
     }
 
     pub fn current(&self) -> Arc<Root> {

@@ -8,9 +8,9 @@
 //! will decode into a buffer owned by the read view (or a cache) at this point;
 //! raw pages must stay zero-copy.
 
-use crate::PageId;
 use crate::error::{Error, Result, Structure};
 use crate::format::{Entry, Hash16, SECTOR, hash16};
+use crate::ids::PageId;
 use crate::storage::PageReader;
 
 /// How much of an entry [`page_bytes`] checks.

@@ -20,7 +20,7 @@ impl<'a> TableView<'a> {
     pub fn entry(&self, id: u64) -> Result<Entry> {
         let root = self.root;
         if id >= root.next_id {
-            return Err(Error::OutOfRange(crate::PageId::from_raw(id)));
+            return Err(Error::OutOfRange(crate::ids::PageId::from_raw(id)));
         }
         if root.table_depth == 0 {
             return Ok(Entry::default());

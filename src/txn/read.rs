@@ -5,7 +5,7 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::format::Root;
 use crate::ids::{ContentHash, PageId, Version};
-use crate::storage::{PageReader, RawView};
+use crate::storage::{Hold, PageReader, RawView};
 use crate::store::{Shared, lock};
 use crate::table::{LiveIds, TableView, read_page};
 use crate::versions::At;
@@ -18,6 +18,8 @@ use crate::versions::At;
 pub struct ReadTxn<'s, const PAGE_SIZE: usize> {
     shared: &'s Shared,
     pub(crate) root: Arc<Root>,
+    /// The hold on `root.version` in the store's pin table.
+    hold: Hold,
     view: RawView,
 }
 
@@ -29,7 +31,7 @@ impl<'s, const P: usize> ReadTxn<'s, P> {
     /// A reader of the version `at` names: the newest (`Version(u64::MAX)` or its
     /// number), a retained older one, or a snapshot's.
     pub(crate) fn at(shared: &'s Shared, at: &At<'_>) -> Result<ReadTxn<'s, P>> {
-        let root = {
+        let (root, hold) = {
             let mut published = lock(&shared.published);
             let newest = &published.root;
             let summary = match at {
@@ -68,19 +70,18 @@ impl<'s, const P: usize> ReadTxn<'s, P> {
                     ..Root::default()
                 }),
             };
-            *published.pins.entry(root.version).or_insert(0) += 1;
-            root
+            let hold = published.pins.hold(root.version);
+            (root, hold)
         };
         // The file is at least as long as the root needs: commits grow it before
         // writing their root.
-        Ok(ReadTxn { shared, root, view: shared.storage.view() })
+        Ok(ReadTxn { shared, root, hold, view: shared.storage.view() })
     }
 
+    /// A reader of this version's pages: `self.root` is held until this
+    /// transaction drops, and the storage outlives it (the store owns it).
     pub(crate) fn reader(&self) -> PageReader<'_> {
-        // SAFETY: `self.root` is pinned until this transaction drops, so the space
-        // layer hands none of the extents it reaches to a writer; the storage
-        // outlives `self` (it is owned by the store `self` borrows).
-        unsafe { PageReader::new(self.view, P) }
+        PageReader::new(self.view, P, self.hold.pin())
     }
 
     fn table(&self) -> TableView<'_> {
@@ -131,12 +132,6 @@ impl<'s, const P: usize> ReadTxn<'s, P> {
 
 impl<const P: usize> Drop for ReadTxn<'_, P> {
     fn drop(&mut self) {
-        let mut published = lock(&self.shared.published);
-        if let Some(n) = published.pins.get_mut(&self.root.version) {
-            *n -= 1;
-            if *n == 0 {
-                published.pins.remove(&self.root.version);
-            }
-        }
+        lock(&self.shared.published).pins.release(&self.hold);
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::format::Root;
-use crate::storage::{PageReader, RawView};
+use crate::storage::{Hold, PageReader, RawView};
 use crate::store::{Shared, WriterState, lock};
 use crate::table::{TableView, read_page};
 
@@ -21,6 +21,9 @@ pub struct WriteTxn<'s, const PAGE_SIZE: usize> {
     pub(crate) shared: &'s Shared,
     pub(crate) state: Option<WriterState>,
     pub(crate) base: Arc<Root>,
+    /// The hold on the base version: what it reaches stays unwritten while
+    /// this transaction reads it (its commit writes only free space).
+    hold: Hold,
     pub(crate) view: RawView,
     pub(crate) pages: BTreeMap<u64, Slot>,
     pub(crate) next_id: u64,
@@ -32,9 +35,15 @@ pub struct WriteTxn<'s, const PAGE_SIZE: usize> {
 
 impl<'s, const P: usize> WriteTxn<'s, P> {
     pub(crate) fn new(shared: &'s Shared, state: WriterState) -> Result<WriteTxn<'s, P>> {
-        let base = shared.current();
+        let (base, hold) = {
+            let mut published = lock(&shared.published);
+            let base = Arc::clone(&published.root);
+            let hold = published.pins.hold(base.version);
+            (base, hold)
+        };
         let txn = WriteTxn {
             shared,
+            hold,
             view: shared.storage.view(),
             next_id: base.next_id,
             base,
@@ -49,11 +58,9 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
         Ok(txn)
     }
 
+    /// A reader of the base version's pages, under this transaction's hold.
     pub(crate) fn reader(&self) -> PageReader<'_> {
-        // SAFETY: the base root is the newest committed one; only this
-        // transaction could free what it reaches, and it writes nothing until
-        // commit, to free space only.
-        unsafe { PageReader::new(self.view, P) }
+        PageReader::new(self.view, P, self.hold.pin())
     }
 
     fn table(&self) -> TableView<'_> {
@@ -231,6 +238,7 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
 
 impl<const P: usize> Drop for WriteTxn<'_, P> {
     fn drop(&mut self) {
+        lock(&self.shared.published).pins.release(&self.hold);
         if let Some(state) = self.state.take() {
             let mut slot = lock(&self.shared.writer);
             slot.state = Some(state);

@@ -110,8 +110,11 @@ fn delete(out: &mut VersionChanges, reader: &PageReader<'_>, name: &str) -> Resu
 #[cfg(test)]
 mod tests {
     use super::VersionOp;
+    use crate::error::Error;
+    use crate::ids::PageId;
     use crate::storage::MemoryStorage;
-    use crate::{At, Error, Options, PageId, Store};
+    use crate::store::{Options, Store};
+    use crate::versions::At;
 
     fn store_with_page() -> (Store<4096>, PageId) {
         let store = Store::<4096>::create_on(MemoryStorage::new().unwrap(), Options::default()).unwrap();

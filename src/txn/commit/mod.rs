@@ -43,7 +43,7 @@ pub(crate) fn commit(
     changes: Changes<'_>,
     mut state: WriterState,
 ) -> (Result<Version>, WriterState) {
-    if let Err(e) = crate::store::settle(&*shared.storage, &mut state) {
+    if let Err(e) = crate::store::settle(&*shared.storage, &mut state.settle_before_write, &mut state.poisoned) {
         return (Err(e), state);
     }
     // Before anything grows the file (`txn::prefill`).
@@ -203,8 +203,10 @@ fn withdraw(shared: &Shared, state: &WriterState, after: &[CatalogEntry], histor
     let mut published = lock(&shared.published);
     published.history = Arc::new(summaries_from(state.pending.iter(), history_start));
     published.snapshots = Arc::new(kept);
-    let oldest_reader = published.pins.keys().next().copied().unwrap_or(u64::MAX);
-    state.durable_version.min(oldest_reader)
+    // The write transaction holds its base, which is never older than the
+    // durable version: the minimum is the oldest reader's or the durable one.
+    let oldest = published.pins.oldest().unwrap_or(u64::MAX);
+    state.durable_version.min(oldest)
 }
 
 #[allow(clippy::too_many_arguments)]
