@@ -57,10 +57,14 @@
 #![deny(unsafe_code, unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks, missing_docs)]
 
+mod clock;
 mod error;
 mod geometry;
 mod ids;
+mod options;
 mod readonly;
+mod recovery;
+mod shared;
 mod space;
 mod store;
 mod subpage;

@@ -4,8 +4,8 @@ use std::path::Path;
 
 use crate::error::Result;
 use crate::ids::Version;
+use crate::shared::Shared;
 use crate::storage::{FileMode, FileStorage, Storage};
-use crate::store::Shared;
 use crate::store::{Options, Stats, Store};
 use crate::txn::ReadTxn;
 use crate::verify::VerifyReport;

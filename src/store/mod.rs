@@ -1,14 +1,13 @@
-//! The store: the public API over the shared state (`shared`), its options
-//! (`options`) and recovery (`recovery`).
+//! The store: the public API over the runtime state it shares with its
+//! transactions (`crate::shared`): opening and creating, transactions, stats,
+//! verify, and (in `versions`) snapshots, history, restore and export.
 
-mod options;
-mod recovery;
-mod shared;
+mod versions;
 
-pub use options::{Durability, Options};
-pub use recovery::RejectedRoot;
-pub(crate) use recovery::settle;
-pub(crate) use shared::{Shared, WriterState, lock, now_nanos};
+use crate::clock::now_nanos;
+pub use crate::options::{Durability, Options};
+pub use crate::recovery::RejectedRoot;
+use crate::shared::{Shared, lock};
 
 use std::path::Path;
 

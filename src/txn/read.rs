@@ -5,8 +5,8 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::format::Root;
 use crate::ids::{ContentHash, PageId, Version};
+use crate::shared::{Shared, lock};
 use crate::storage::{Hold, PageReader, RawView};
-use crate::store::{Shared, lock};
 use crate::table::{LiveIds, TableView, read_page};
 use crate::versions::At;
 

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::format::Root;
+use crate::shared::{Shared, WriterState, lock};
 use crate::storage::{Hold, PageReader, RawView};
-use crate::store::{Shared, WriterState, lock};
 use crate::table::{TableView, read_page};
 
 use super::changes::{Changes, Slot};

@@ -8,13 +8,13 @@
 
 use std::path::Path;
 
+use crate::clock::now_nanos;
 use crate::error::{Error, Result};
 use crate::format::{Entry, Header, Root, SECTOR, meta_pages, root_slot_offset};
+use crate::geometry::Geometry;
 use crate::ids::{ContentHash, PageId, Version};
 use crate::storage::{FileMode, FileStorage, PageReader, Storage};
-use crate::store::{Shared, now_nanos};
 use crate::table::{DenseTable, build_dense, read_page};
-use crate::txn::ReadTxn;
 use crate::walk::{Fault, Flow, Prune, Visitor, Walk};
 
 /// What [`Store::export`](crate::Store::export) wrote.
@@ -30,22 +30,35 @@ pub struct ExportReport {
     pub content_hash: ContentHash,
 }
 
-/// Writes the version `txn` reads into a new file at `path`.
-pub fn export_version<const P: usize>(shared: &Shared, txn: &ReadTxn<'_, P>, path: &Path) -> Result<ExportReport> {
-    let storage = FileStorage::open(path, FileMode::Create, shared.options.reserve).map_err(|e| match e.kind() {
+/// The version to export and what the copy takes from its store.
+pub(crate) struct Source<'a> {
+    /// A reader pinning `root`.
+    pub reader: PageReader<'a>,
+    pub geo: &'a Geometry,
+    pub root: &'a Root,
+    /// The store's header (the copy keeps its id and page size).
+    pub header: Header,
+    /// `page_size` zero bytes, what an entry without an extent reads as.
+    pub zero_page: &'a [u8],
+    /// Address space to reserve for the new file's mapping.
+    pub reserve: u64,
+}
+
+/// Writes the version `source` reads into a new file at `path`.
+pub(crate) fn export_version(source: Source<'_>, path: &Path) -> Result<ExportReport> {
+    let Source { reader, geo, root, header, zero_page, reserve } = source;
+    let storage = FileStorage::open(path, FileMode::Create, reserve).map_err(|e| match e.kind() {
         std::io::ErrorKind::AlreadyExists => Error::AlreadyExists,
         _ => Error::Io { context: "creating the export file", source: e },
     })?;
-    let geo = &shared.geo;
-    let root = &*txn.root;
-    let reader = txn.reader();
+    let page_size = geo.page_size as u64;
     let spp = geo.spp;
-    let meta = meta_pages(P);
+    let meta = meta_pages(geo.page_size);
 
     // Pass 1: the live entries in id order, and where each data page goes.
     let mut live = LiveEntries {
         reader,
-        zero_page: &shared.zero_page,
+        zero_page,
         next_id: root.next_id,
         spp,
         next_page: meta,
@@ -63,15 +76,15 @@ pub fn export_version<const P: usize>(shared: &Shared, txn: &ReadTxn<'_, P>, pat
     // Pass 2: the table, level by level, each node placed after the last.
     let depth = root.table_depth;
     let DenseTable { nodes, top: table, end_page } = build_dense(geo, depth, root.version, &entries, next_page);
-    let file_len = end_page * P as u64;
+    let file_len = end_page * page_size;
 
     // Write: header, data, table, sync, root, sync.
     let io = |context: &'static str| move |source| Error::Io { context, source };
-    let header = Header { created_nanos: now_nanos(), ..shared.header };
+    let header = Header { created_nanos: now_nanos(), ..header };
     storage.grow(file_len).map_err(io("growing the export file"))?;
     storage.write(0, &header.encode()).map_err(io("writing the export header"))?;
     for (k, chunk) in sources.chunks(1024).enumerate() {
-        let at = (meta + (k * 1024) as u64) * P as u64;
+        let at = (meta + (k * 1024) as u64) * page_size;
         storage.write_vectored(at, chunk).map_err(io("writing exported pages"))?;
     }
     for (location, page) in &nodes {

@@ -17,7 +17,6 @@
 //! or back to the free map. Deleting a snapshot hands its deadlist to the
 //! snapshot before it, or frees it.
 
-mod api;
 mod catalog;
 mod export;
 mod history;
@@ -26,7 +25,7 @@ pub(crate) mod retention;
 
 pub(crate) use catalog::{LoadedCatalog, encode_catalog, load_catalog, validate_name};
 pub use export::ExportReport;
-pub(crate) use export::export_version;
+pub(crate) use export::{Source as ExportSource, export_version};
 pub(crate) use history::{history_held, history_start, summaries_from};
 pub(crate) use ops::VersionOp;
 

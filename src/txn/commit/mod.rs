@@ -20,11 +20,12 @@ use std::sync::Arc;
 
 use self::lists::{ListInput, Lists};
 use self::place::{MetaCounts, Placed};
+use crate::clock::now_nanos;
 use crate::error::{Error, Result};
 use crate::format::{CatalogEntry, RecordKind, Root, SECTOR, VersionSummary};
 use crate::ids::Version;
+use crate::shared::{Shared, WriterState, lock};
 use crate::space::{AllocationStrategy, Allocator, Batch, PendingGroup, SpaceMap};
-use crate::store::{Shared, WriterState, lock, now_nanos};
 use crate::table::rewrite;
 use crate::versions::retention::{self, Floors, Keepers, Retention};
 use crate::versions::{history_held, history_start, ops, summaries_from};
@@ -43,7 +44,7 @@ pub(crate) fn commit(
     changes: Changes<'_>,
     mut state: WriterState,
 ) -> (Result<Version>, WriterState) {
-    if let Err(e) = crate::store::settle(&*shared.storage, &mut state.settle_before_write, &mut state.poisoned) {
+    if let Err(e) = crate::recovery::settle(&*shared.storage, &mut state.settle_before_write, &mut state.poisoned) {
         return (Err(e), state);
     }
     // Before anything grows the file (`txn::prefill`).

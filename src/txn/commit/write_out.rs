@@ -4,8 +4,9 @@
 use super::Plan;
 use crate::error::{Error, Result};
 use crate::format::{SECTOR, root_slot_offset};
+use crate::options::Durability;
+use crate::shared::{Shared, WriterState, lock};
 use crate::storage::Storage;
-use crate::store::{Durability, Shared, WriterState, lock};
 
 /// Commits with fewer shadow pages than this count as small: they write
 /// zeros ahead of the frontier (`txn::prefill`).

@@ -4,13 +4,12 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::options::Options;
-use super::recovery::{RejectedRoot, SettleRecovery, recover};
 use crate::error::Result;
 use crate::format::{CatalogEntry, Hash16, Header, Root, VersionSummary, hash16};
 use crate::geometry::Geometry;
+use crate::options::Options;
+use crate::recovery::{RejectedRoot, SettleRecovery, recover};
 use crate::space::{AllocationStrategy, NextFit, PendingGroup};
 use crate::storage::{Pins, Storage};
 use crate::versions::{history_held, summaries_from};
@@ -89,10 +88,6 @@ pub(crate) struct WriterSlot {
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-pub(crate) fn now_nanos() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
 
 impl Shared {

@@ -2,14 +2,16 @@
 
 use std::path::Path;
 
-use super::{At, ExportReport, HistoryEntry, HistoryWindow, SnapshotInfo, export_version};
 use crate::error::{Error, Result};
 use crate::format::DEADLIST_MAGIC;
 use crate::ids::Version;
+use crate::shared::lock;
 use crate::space::{page_records, read_chain};
 use crate::store::Store;
-use crate::store::lock;
 use crate::txn::{ReadTxn, Slot};
+use crate::versions::{
+    At, ExportReport, ExportSource, HistoryEntry, HistoryWindow, SnapshotInfo, VersionOp, export_version, validate_name,
+};
 
 impl<const P: usize> Store<P> {
     /// Makes a named snapshot of the newest version, in O(1): no page is
@@ -33,10 +35,10 @@ impl<const P: usize> Store<P> {
     /// # Ok::<(), mappedpages::Error>(())
     /// ```
     pub fn create_snapshot(&self, name: &str) -> Result<Version> {
-        super::validate_name(name)?;
+        validate_name(name)?;
         let mut w = self.begin_write()?;
         let kept = w.base_version();
-        w.ops.push(super::VersionOp::CreateSnapshot(name.to_owned()));
+        w.ops.push(VersionOp::CreateSnapshot(name.to_owned()));
         w.commit()?;
         Ok(kept)
     }
@@ -45,7 +47,7 @@ impl<const P: usize> Store<P> {
     /// no reader still uses them).
     pub fn delete_snapshot(&self, name: &str) -> Result<()> {
         let mut w = self.begin_write()?;
-        w.ops.push(super::VersionOp::DeleteSnapshot(name.to_owned()));
+        w.ops.push(VersionOp::DeleteSnapshot(name.to_owned()));
         w.commit().map(|_| ())
     }
 
@@ -84,7 +86,7 @@ impl<const P: usize> Store<P> {
     /// committed from now on stay readable while inside it.
     pub fn set_history(&self, window: HistoryWindow) -> Result<Version> {
         let mut w = self.begin_write()?;
-        w.ops.push(super::VersionOp::SetHistory(window));
+        w.ops.push(VersionOp::SetHistory(window));
         w.commit()
     }
 
@@ -156,6 +158,15 @@ impl<const P: usize> Store<P> {
         if path.as_ref().exists() {
             return Err(Error::AlreadyExists);
         }
-        export_version(&self.shared, &txn, path.as_ref())
+        let shared = &self.shared;
+        let source = ExportSource {
+            reader: txn.reader(),
+            geo: &shared.geo,
+            root: &txn.root,
+            header: shared.header,
+            zero_page: &shared.zero_page,
+            reserve: shared.options.reserve,
+        };
+        export_version(source, path.as_ref())
     }
 }

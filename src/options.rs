@@ -9,7 +9,7 @@ pub enum Durability {
     Immediate,
     /// `commit` returns without syncing; the store syncs when
     /// [`Options::eventual_sync_bytes`] unsynced bytes have piled up, on
-    /// [`Store::sync`](super::Store::sync) and when dropped. A power cut may lose the newest commits
+    /// [`Store::sync`](crate::Store::sync) and when dropped. A power cut may lose the newest commits
     /// but never leaves a partial one.
     Eventual,
 }
@@ -30,7 +30,7 @@ pub struct Options {
     /// The file never grows beyond this many bytes.
     pub max_file_len: u64,
     /// Check each page's checksum on every read (slower; the default trusts the
-    /// mapping and leaves checking to [`Store::verify`](super::Store::verify)).
+    /// mapping and leaves checking to [`Store::verify`](crate::Store::verify)).
     pub verify_reads: bool,
 }
 

@@ -17,7 +17,7 @@ use crate::versions::load_catalog;
 /// After a crash during a commit this is expected: the commit's pages did not
 /// all reach the disk. On a store that was closed cleanly it means that pages of
 /// the newest commit were damaged after they were written, and that commit was
-/// rolled back. Either way [`Store::verify`](super::Store::verify) reports it until the next commit
+/// rolled back. Either way [`Store::verify`](crate::Store::verify) reports it until the next commit
 /// overwrites the slot.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RejectedRoot {
