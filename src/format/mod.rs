@@ -47,18 +47,21 @@ pub const fn sectors_per_page(page_size: usize) -> u64 {
     page_size as u64 / SECTOR
 }
 
+#[inline]
 pub(crate) fn get_u64(b: &[u8], at: usize) -> u64 {
     let mut x = [0u8; 8];
     x.copy_from_slice(&b[at..at + 8]);
     u64::from_le_bytes(x)
 }
 
+#[inline]
 pub(crate) fn get_u32(b: &[u8], at: usize) -> u32 {
     let mut x = [0u8; 4];
     x.copy_from_slice(&b[at..at + 4]);
     u32::from_le_bytes(x)
 }
 
+#[inline]
 pub(crate) fn get_hash(b: &[u8], at: usize) -> Hash16 {
     let mut x = [0u8; 16];
     x.copy_from_slice(&b[at..at + 16]);

@@ -36,6 +36,7 @@ impl TableRef {
     /// Encoded size.
     pub const SIZE: usize = 64;
 
+    #[inline]
     pub(crate) fn read(b: &[u8], at: usize) -> TableRef {
         TableRef {
             location: get_u64(b, at),
@@ -88,6 +89,7 @@ impl Entry {
         self.flags & ENTRY_ALLOCATED != 0
     }
 
+    #[inline]
     pub(crate) fn read(b: &[u8], at: usize) -> Entry {
         let mut stored_check = [0u8; 8];
         stored_check.copy_from_slice(&b[at + 40..at + 48]);
@@ -130,6 +132,7 @@ impl TableNode {
     }
 
     /// Reads entry `i` of a leaf page.
+    #[inline]
     pub fn entry(page: &[u8], i: usize) -> Entry {
         Entry::read(page, NODE_HEADER + i * Entry::SIZE)
     }
@@ -140,12 +143,14 @@ impl TableNode {
     }
 
     /// Reads child `i` of an internal page.
+    #[inline]
     pub fn child(page: &[u8], i: usize) -> TableRef {
         TableRef::read(page, NODE_HEADER + i * TableRef::SIZE)
     }
 
     /// The location and `written` of child `i` of an internal page (the first
     /// two fields of its reference).
+    #[inline]
     pub fn child_link(page: &[u8], i: usize) -> (u64, u64) {
         let at = NODE_HEADER + i * TableRef::SIZE;
         (get_u64(page, at), get_u64(page, at + 8))
