@@ -64,3 +64,107 @@ pub(crate) trait AllocationStrategy: Send {
     /// [`committed`](Self::committed), or since the strategy was made.
     fn rolled_back(&mut self);
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::ids::PageId;
+    use crate::shared::lock;
+    use crate::storage::MemoryStorage;
+    use crate::store::{Options, Store};
+    use crate::versions::VersionOp;
+
+    /// First fit in a few lines: the lowest free page, or grow. It counts the
+    /// hooks it hears, so the tests can see the commit's protocol.
+    #[derive(Default)]
+    struct FirstFit {
+        calls: Arc<Mutex<Vec<&'static str>>>,
+    }
+
+    impl AllocationStrategy for FirstFit {
+        fn begin(&mut self, _: &mut SpaceMap<'_>, _: CommitShape) -> Result<()> {
+            self.calls.lock().unwrap().push("begin");
+            Ok(())
+        }
+        fn metadata(&mut self, _: &mut SpaceMap<'_>, _: u64, _: u64) -> Result<()> {
+            Ok(())
+        }
+        fn place(&mut self, map: &mut SpaceMap<'_>, _: u64) -> Result<Placement> {
+            Ok(map.find_free(map.geo().first_data_sector)?.map_or(Placement::Grow, Placement::From))
+        }
+        fn placed(&mut self, _: Extent) {}
+        fn released(&mut self, _: Extent) {}
+        fn committed(&mut self) {
+            self.calls.lock().unwrap().push("committed");
+        }
+        fn rolled_back(&mut self) {
+            self.calls.lock().unwrap().push("rolled back");
+        }
+    }
+
+    fn store_with(strategy: FirstFit) -> Store<4096> {
+        let store = Store::<4096>::create_on(MemoryStorage::new().unwrap(), Options::default()).unwrap();
+        lock(&store.shared.writer).state.as_mut().unwrap().placement = Some(Box::new(strategy));
+        store
+    }
+
+    fn location(store: &Store<4096>, id: PageId) -> u64 {
+        let r = store.begin_read().unwrap();
+        let (reader, geo, root) = (r.reader(), &store.shared.geo, &*r.root);
+        crate::table::TableView { reader, geo, root }.entry(id.get()).unwrap().location
+    }
+
+    #[test]
+    fn first_fit_written_against_the_trait_runs_a_store() {
+        let store = store_with(FirstFit::default());
+        let mut w = store.begin_write().unwrap();
+        let ids = w.alloc_bulk(64).unwrap();
+        for (k, &id) in ids.iter().enumerate() {
+            w.page_mut(id).unwrap().fill(k as u8 + 1);
+        }
+        w.commit().unwrap();
+        // Free a low page; once nothing holds it any more, first fit fills
+        // the holes below the pages in use before it grows or appends.
+        let low = ids.iter().copied().min_by_key(|&id| location(&store, id)).unwrap();
+        let highest = ids.iter().map(|&id| location(&store, id)).max().unwrap();
+        let file_len = store.stats().physical_pages;
+        let mut w = store.begin_write().unwrap();
+        w.free(low).unwrap();
+        w.commit().unwrap();
+        for _ in 0..3 {
+            let mut w = store.begin_write().unwrap();
+            w.page_mut(ids[1]).unwrap().fill(0xAA);
+            w.commit().unwrap();
+        }
+        let mut w = store.begin_write().unwrap();
+        let fresh = w.alloc().unwrap();
+        w.page_mut(fresh).unwrap().fill(0x55);
+        w.commit().unwrap();
+        let r = store.begin_read().unwrap();
+        for (k, &id) in ids.iter().enumerate().filter(|&(_, &id)| id != low) {
+            let want = if id == ids[1] { 0xAA } else { k as u8 + 1 };
+            assert!(r.page(id).unwrap().iter().all(|&b| b == want), "{id}");
+        }
+        assert!(r.page(fresh).unwrap().iter().all(|&b| b == 0x55));
+        assert!(location(&store, fresh) < highest, "first fit appended instead of filling a hole");
+        assert_eq!(store.stats().physical_pages, file_len, "first fit grew the file with free pages left");
+        assert!(store.verify().unwrap().is_clean());
+    }
+
+    #[test]
+    fn a_failed_commit_rolls_the_strategy_back_and_a_good_one_commits_it() {
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let store = store_with(FirstFit { calls: Arc::clone(&calls) });
+        let mut w = store.begin_write().unwrap();
+        let id = w.alloc().unwrap();
+        w.page_mut(id).unwrap().fill(1);
+        w.commit().unwrap();
+        let mut w = store.begin_write().unwrap();
+        w.page_mut(id).unwrap().fill(2);
+        w.ops.push(VersionOp::DeleteSnapshot("missing".into()));
+        assert!(w.commit().is_err());
+        assert_eq!(*calls.lock().unwrap(), ["begin", "committed", "rolled back"]);
+    }
+}
