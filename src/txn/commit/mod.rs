@@ -101,8 +101,11 @@ fn plan<'t>(
     strategy: &mut dyn AllocationStrategy,
 ) -> Result<Plan<'t>> {
     let geo = &shared.geo;
-    // Decoding refuses a root with the last version; a root made here is one newer.
-    let version = base.version.checked_add(1).ok_or(Error::Full("version numbers are exhausted"))?;
+    // Decoding refuses a root with the last version (SPEC.md 4.2), so the
+    // commit that would write it is refused: acknowledged, it would be lost
+    // at the next open.
+    let version =
+        base.version.checked_add(1).filter(|&v| v < u64::MAX).ok_or(Error::Full("version numbers are exhausted"))?;
     let now = now_nanos();
 
     // 1. The version operations, checked before anything else.
