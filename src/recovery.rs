@@ -143,7 +143,7 @@ fn check_candidate(
             entry.deadlist,
             root.synced_through,
             crate::format::DEADLIST_MAGIC,
-            |l, _, p| crate::space::page_records(p, l).map(|_| ()),
+            |l, h, p| crate::space::page_records(p, l, h.written).map(|_| ()),
         )?;
     }
     Ok((pending, catalog))

@@ -202,7 +202,7 @@ impl<'a> Walker<'a> {
             if let Some(s) = PendingPage::summary(page) {
                 summaries.push(s);
             }
-            for r in page_records(page, location)? {
+            for r in page_records(page, location, h.written)? {
                 let held = match r.kind {
                     RecordKind::Structure => h.written > root.structure_floor,
                     RecordKind::Content => h.written > root.pending_floor,
@@ -240,9 +240,9 @@ impl<'a> Walker<'a> {
         for entry in entries {
             let mut records = Vec::new();
             let mut lists = Vec::new();
-            let result = read_chain(&self.reader, entry.deadlist, 0, DEADLIST_MAGIC, |location, _, page| {
+            let result = read_chain(&self.reader, entry.deadlist, 0, DEADLIST_MAGIC, |location, h, page| {
                 lists.push(location);
-                records.extend(page_records(page, location)?.into_iter().map(|r| (r.location, r.sectors)));
+                records.extend(page_records(page, location, h.written)?.into_iter().map(|r| (r.location, r.sectors)));
                 Ok(())
             });
             if let Err(e) = result {

@@ -360,3 +360,112 @@ proptest! {
         prop_assert!(r.is_ok(), "{}", r.unwrap_err());
     }
 }
+
+/// Export must not launder damage: an entry without an extent whose fields
+/// are not the all-zero form (here a stored length of 7, checksums resealed
+/// so that open accepts the file) makes `verify` report damage, and export
+/// refuses to copy it instead of writing a copy that does not verify.
+#[test]
+fn export_refuses_a_version_with_a_damaged_zero_entry() {
+    use mappedpages::format::{NODE_HEADER, Root, hash16, root_slot_offset};
+    const P4: usize = 4096;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    {
+        let store = Store::<P4>::create(&path).unwrap();
+        let mut w = store.begin_write().unwrap();
+        let ids = w.alloc_bulk(2).unwrap();
+        w.page_mut(ids[0]).unwrap().fill(1);
+        w.commit().unwrap();
+        // Version 2 rewrites the one leaf; id 1 keeps its entry from version 1.
+        let mut w = store.begin_write().unwrap();
+        w.page_mut(ids[0]).unwrap().fill(2);
+        w.commit().unwrap();
+    }
+    let mut file = std::fs::read(&path).unwrap();
+    let slot = 0; // versions 0, 1, 2 went to slots 0, 1, 0
+    let at = root_slot_offset(slot) as usize;
+    let mut root = Root::decode(&file[at..at + 512], P4, at as u64).unwrap().unwrap();
+    assert_eq!((root.version, root.table_depth), (2, 1));
+    let leaf = (root.table.location * 512) as usize;
+    let entry = leaf + NODE_HEADER + 48; // id 1
+    file[entry + 8..entry + 12].copy_from_slice(&7u32.to_le_bytes());
+    root.table.checksum = hash16(&file[leaf..leaf + P4]);
+    file[at..at + 512].copy_from_slice(&root.encode());
+    std::fs::write(&path, &file).unwrap();
+
+    let store = Store::<P4>::open(&path).unwrap();
+    assert_eq!(store.version(), Version(2));
+    assert!(!store.verify().unwrap().is_clean());
+    let out = dir.path().join("copy.db");
+    assert!(store.export(&out, At::Version(store.version())).is_err(), "export copied a damaged version");
+}
+
+/// A deadlist record freed after the page that lists it (checksums resealed;
+/// the page is older than what recovery rechecks, so open accepts the file)
+/// breaks SPEC 4.6's rule. Deleting the snapshot must refuse it with a typed
+/// error: carried into the new pending group, it made recovery reject the
+/// writer's own root, and the acknowledged delete was rolled back at reopen.
+/// Verify reports it too.
+#[test]
+fn a_deadlist_record_freed_after_its_page_is_refused_not_carried() {
+    use mappedpages::format::{CatalogPage, NODE_HEADER, PendingPage, RECORDS_AT, Root, hash16, root_slot_offset};
+    const P4: usize = 4096;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let id;
+    {
+        let store = Store::<P4>::create(&path).unwrap();
+        let mut w = store.begin_write().unwrap();
+        id = w.alloc().unwrap();
+        w.page_mut(id).unwrap().fill(1);
+        w.commit().unwrap(); // v1
+        store.create_snapshot("s").unwrap(); // v2 keeps v1
+        for fill in 2..7 {
+            // v3 frees v1's page; a later commit hands it to the deadlist.
+            let mut w = store.begin_write().unwrap();
+            w.page_mut(id).unwrap().fill(fill);
+            w.commit().unwrap();
+        }
+        assert_eq!(store.snapshots().unwrap()[0].name, "s");
+    }
+    let mut file = std::fs::read(&path).unwrap();
+    // The newest root: the slot with the higher version.
+    let roots: Vec<(usize, Root)> = (0..2)
+        .map(|slot| {
+            let at = root_slot_offset(slot) as usize;
+            (slot, Root::decode(&file[at..at + 512], P4, at as u64).unwrap().unwrap())
+        })
+        .collect();
+    let (slot, mut root) = roots.into_iter().max_by_key(|(_, r)| r.version).unwrap();
+    let catalog_at = (root.catalog.location * 512) as usize;
+    let entry = CatalogPage::entry(&file[catalog_at..catalog_at + P4], 0).unwrap();
+    assert_eq!(entry.name, "s");
+    assert_ne!(entry.deadlist.location, 0, "the deadlist has a page");
+    assert!(entry.deadlist.written <= root.synced_through, "recovery would recheck the page");
+    let dead_at = (entry.deadlist.location * 512) as usize;
+    let record = PendingPage::record(&file[dead_at..dead_at + P4], 0).unwrap();
+    assert!(record.freed <= entry.deadlist.written);
+    // freed := the page's written + 1, then reseal the chain up to the root.
+    let freed_at = dead_at + RECORDS_AT + 24;
+    file[freed_at..freed_at + 8].copy_from_slice(&(entry.deadlist.written + 1).to_le_bytes());
+    let dead_sum = hash16(&file[dead_at..dead_at + P4]);
+    let link_sum_at = catalog_at + NODE_HEADER + 168 + 16;
+    file[link_sum_at..link_sum_at + 16].copy_from_slice(&dead_sum);
+    root.catalog.checksum = hash16(&file[catalog_at..catalog_at + P4]);
+    let at = root_slot_offset(slot) as usize;
+    file[at..at + 512].copy_from_slice(&root.encode());
+    std::fs::write(&path, &file).unwrap();
+
+    let store = Store::<P4>::open(&path).unwrap();
+    assert_eq!(store.version(), Version(root.version), "open fell back to an older root");
+    assert!(!store.verify().unwrap().is_clean(), "verify missed the record");
+    assert!(
+        matches!(store.delete_snapshot("s"), Err(Error::Corrupt { .. })),
+        "deleting the snapshot carried a bad record into the pending list"
+    );
+    drop(store);
+    let store = Store::<P4>::open(&path).unwrap();
+    assert_eq!(store.version(), Version(root.version));
+    assert_eq!(store.begin_read().unwrap().page(id).unwrap()[0], 6);
+}

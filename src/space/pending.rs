@@ -81,11 +81,15 @@ pub(crate) fn read_chain(
 }
 
 /// The records of one record page, checked.
-pub(crate) fn page_records(page: &[u8], location: u64) -> Result<Vec<PendingRecord>> {
+pub(crate) fn page_records(page: &[u8], location: u64, written: u64) -> Result<Vec<PendingRecord>> {
+    let bad = |detail: String| Error::corrupt(Structure::PendingList, location.saturating_mul(SECTOR), detail);
     (0..PendingPage::count(page) as usize)
         .map(|i| match PendingPage::record(page, i) {
-            Some(r) if r.sectors > 0 => Ok(r),
-            _ => Err(Error::corrupt(Structure::PendingList, location * SECTOR, format!("record {i} is not valid"))),
+            // A record lists what this page's commit (or an earlier one)
+            // stopped reaching (SPEC.md 4.6).
+            Some(r) if r.sectors > 0 && r.freed <= written => Ok(r),
+            Some(r) if r.sectors > 0 => Err(bad("record freed after its page".into())),
+            _ => Err(bad(format!("record {i} is not valid"))),
         })
         .collect()
 }
@@ -124,12 +128,7 @@ pub(crate) fn load_chain(
             }
             group.summary = Some(s);
         }
-        for r in page_records(page, location)? {
-            if r.freed > h.written {
-                return Err(Error::corrupt(Structure::PendingList, location * SECTOR, "record freed after its page"));
-            }
-            group.records.push(r);
-        }
+        group.records.extend(page_records(page, location, h.written)?);
         Ok(())
     })?;
     Ok(groups)

@@ -62,8 +62,8 @@ impl<const P: usize> Store<P> {
             // is as new as the record's birth.
             let prev = snapshots.iter().take(i).map(|p| p.summary.version).filter(|&v| v < s.summary.version).max();
             let mut exclusive = 0;
-            read_chain(&reader, s.deadlist, 0, DEADLIST_MAGIC, |location, _, page| {
-                for r in page_records(page, location)? {
+            read_chain(&reader, s.deadlist, 0, DEADLIST_MAGIC, |location, h, page| {
+                for r in page_records(page, location, h.written)? {
                     if prev.is_none_or(|p| p < r.birth) {
                         exclusive += r.sectors;
                     }

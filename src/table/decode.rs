@@ -100,6 +100,18 @@ pub(crate) fn read_page<'a>(
     page_bytes(reader, zero_page, e, check).map_err(|fault| read_error(fault, e, id))
 }
 
+/// [`page_bytes`] with every check an entry promises ([`Check::Full`]), for a
+/// copy that must not carry damage over (export): the fault as an [`Error`].
+pub(crate) fn read_page_checked<'a>(
+    reader: &PageReader<'a>,
+    zero_page: &'a [u8],
+    zero_hash: Hash16,
+    e: &Entry,
+    id: u64,
+) -> Result<&'a [u8]> {
+    page_bytes(reader, zero_page, e, Check::Full { zero_hash }).map_err(|fault| read_error(fault, e, id))
+}
+
 #[cold]
 fn read_error(fault: PageFault, e: &Entry, id: u64) -> Error {
     match fault {
@@ -109,9 +121,14 @@ fn read_error(fault: PageFault, e: &Entry, id: u64) -> Error {
             e.location.saturating_mul(SECTOR),
             format!("page {id}: codec {codec} / stored length {stored_len} unreadable in format v2"),
         ),
-        PageFault::Checksum | PageFault::ZeroForm => {
+        PageFault::Checksum => {
             Error::corrupt(Structure::Page, e.location * SECTOR, format!("page {id}: checksum mismatch"))
         }
+        PageFault::ZeroForm => Error::corrupt(
+            Structure::TableNode,
+            0,
+            format!("page {id}: an entry without an extent is not in the all-zero form"),
+        ),
         PageFault::Read(err) => err,
     }
 }

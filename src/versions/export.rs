@@ -10,11 +10,11 @@ use std::path::Path;
 
 use crate::clock::now_nanos;
 use crate::error::{Error, Result};
-use crate::format::{Entry, Header, Root, SECTOR, meta_pages, root_slot_offset};
+use crate::format::{Entry, Hash16, Header, Root, SECTOR, hash16, meta_pages, root_slot_offset};
 use crate::geometry::Geometry;
 use crate::ids::{ContentHash, PageId, Version};
 use crate::storage::{FileMode, FileStorage, PageReader, Storage};
-use crate::table::{DenseTable, build_dense, read_page};
+use crate::table::{DenseTable, build_dense, read_page_checked};
 use crate::walk::{Fault, Flow, Prune, Visitor, Walk};
 
 /// What [`Store::export`](crate::Store::export) wrote.
@@ -59,6 +59,7 @@ pub(crate) fn export_version(source: Source<'_>, path: &Path) -> Result<ExportRe
     let mut live = LiveEntries {
         reader,
         zero_page,
+        zero_hash: hash16(zero_page),
         next_id: root.next_id,
         spp,
         next_page: meta,
@@ -117,6 +118,7 @@ pub(crate) fn export_version(source: Source<'_>, path: &Path) -> Result<ExportRe
 struct LiveEntries<'a> {
     reader: PageReader<'a>,
     zero_page: &'a [u8],
+    zero_hash: Hash16,
     next_id: u64,
     spp: u64,
     next_page: u64,
@@ -138,14 +140,16 @@ impl<'a> Visitor<'a> for LiveEntries<'a> {
             return Flow::Break(());
         }
         let mut e = *e;
-        if e.location != 0 {
-            match read_page(&self.reader, self.zero_page, &e, id, true) {
-                Ok(bytes) => self.sources.push(bytes),
-                Err(err) => {
-                    self.error = Some(err);
-                    return Flow::Break(());
-                }
+        // Every check the entry promises: a copy must not carry damage over.
+        let bytes = match read_page_checked(&self.reader, self.zero_page, self.zero_hash, &e, id) {
+            Ok(bytes) => bytes,
+            Err(err) => {
+                self.error = Some(err);
+                return Flow::Break(());
             }
+        };
+        if e.location != 0 {
+            self.sources.push(bytes);
             e.location = self.next_page * self.spp;
             self.next_page += 1;
         }

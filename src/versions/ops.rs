@@ -96,7 +96,7 @@ fn delete(out: &mut VersionChanges, reader: &PageReader<'_>, name: &str) -> Resu
         out.snapshots.iter().rfind(|s| s.summary.version < gone.summary.version).map(|s| (key(s), s.summary.version));
     read_chain(reader, gone.deadlist, 0, DEADLIST_MAGIC, |location, h, page| {
         out.freed_pages.push((location, h.written));
-        for r in page_records(page, location)? {
+        for r in page_records(page, location, h.written)? {
             match &prev {
                 Some((k, v)) if *v >= r.birth => out.adds.entry(k.clone()).or_default().push(r),
                 _ => out.carried.push(PendingRecord { kind: RecordKind::Structure, ..r }),
