@@ -203,6 +203,20 @@ mod tests {
         });
     }
 
+    /// A hostile pending or deadlist record far beyond the file is a typed
+    /// error; its offset used to overflow (`start * SECTOR`) and panic.
+    #[test]
+    fn releasing_an_extent_beyond_the_file_is_an_error_not_an_overflow() {
+        with_map(|make, _| {
+            let mut strategy = NextFit::new(0);
+            let mut alloc = Allocator::new(make(), &mut strategy);
+            for start in [1 << 55, 1 << 60, u64::MAX - 3] {
+                let e = alloc.release(Extent::new(start, 8)).expect_err("released an extent outside the file");
+                assert!(e.to_string().contains("outside the file"), "{e}");
+            }
+        });
+    }
+
     #[test]
     fn next_fit_places_only_free_pages_and_each_once() {
         with_map(|make, used| {
