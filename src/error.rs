@@ -90,6 +90,11 @@ pub enum Error {
     DoubleFree(PageId),
     /// `try_begin_write` found another write transaction open.
     WriteInProgress,
+    /// This thread already holds the write transaction, so beginning another
+    /// one (directly, or through a store-level call that commits) would wait
+    /// for itself forever. Commit or drop the open one first, or use its
+    /// methods ([`WriteTxn::create_snapshot`](crate::WriteTxn::create_snapshot), …).
+    WouldDeadlock,
     /// The store was opened read-only.
     ReadOnly,
     /// A write, sync or grow failed earlier; the in-memory state can no longer be
@@ -139,6 +144,9 @@ impl fmt::Display for Error {
             Error::OutOfRange(id) => write!(f, "page {} is out of range", id.get()),
             Error::DoubleFree(id) => write!(f, "page {} freed twice", id.get()),
             Error::WriteInProgress => f.write_str("another write transaction is open"),
+            Error::WouldDeadlock => {
+                f.write_str("this thread holds the write transaction; commit or drop it before beginning another")
+            }
             Error::ReadOnly => f.write_str("the store is open read-only"),
             Error::NeedsReopen => f.write_str("an earlier I/O failure left the store unusable; reopen it"),
             Error::Full(what) => write!(f, "store full: {what}"),

@@ -84,6 +84,18 @@ pub(crate) struct Shared {
 pub(crate) struct WriterSlot {
     pub state: Option<WriterState>,
     pub waiting: usize,
+    /// The thread that began the open write transaction: `begin_write` from
+    /// that thread would wait for itself, so it fails at once instead.
+    pub holder: Option<std::thread::ThreadId>,
+}
+
+impl WriterSlot {
+    /// Takes the writer state for a transaction begun on this thread.
+    pub fn take(&mut self) -> Option<WriterState> {
+        let state = self.state.take()?;
+        self.holder = Some(std::thread::current().id());
+        Some(state)
+    }
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -127,7 +139,7 @@ impl Shared {
             zero_page,
             zero_hash,
             published: Mutex::new(published),
-            writer: Mutex::new(WriterSlot { state: writer, waiting: 0 }),
+            writer: Mutex::new(WriterSlot { state: writer, waiting: 0, holder: None }),
             writer_free: Condvar::new(),
             writable,
             rejected: Mutex::new(r.rejected),

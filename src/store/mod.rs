@@ -138,15 +138,39 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
     }
 
     /// Starts the write transaction, waiting while another one is open.
+    ///
+    /// Fails at once with [`Error::WouldDeadlock`] when the open one was begun
+    /// on this thread: waiting for it would never end. The store-level calls
+    /// that commit ([`sync`](Store::sync), [`create_snapshot`](Store::create_snapshot),
+    /// [`delete_snapshot`](Store::delete_snapshot), [`set_history`](Store::set_history),
+    /// [`restore`](Store::restore)) begin a write transaction and fail the same
+    /// way; the snapshot and history calls are also methods of [`WriteTxn`],
+    /// committed with it.
+    ///
+    /// ```
+    /// use mappedpages::{Error, Store};
+    /// # fn main() -> Result<(), Error> {
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::<4096>::create(dir.path().join("s.db"))?;
+    /// let mut w = store.begin_write()?;
+    /// assert!(matches!(store.create_snapshot("a"), Err(Error::WouldDeadlock)));
+    /// w.create_snapshot("a")?; // committed with the transaction
+    /// w.commit()?;
+    /// assert_eq!(store.snapshots()?.len(), 1);
+    /// # Ok(()) }
+    /// ```
     pub fn begin_write(&self) -> Result<WriteTxn<'_, PAGE_SIZE>> {
         if !self.shared.writable {
             return Err(Error::ReadOnly);
         }
         let mut slot = lock(&self.shared.writer);
         loop {
-            if let Some(state) = slot.state.take() {
+            if let Some(state) = slot.take() {
                 drop(slot);
                 return WriteTxn::new(&self.shared, state);
+            }
+            if slot.holder == Some(std::thread::current().id()) {
+                return Err(Error::WouldDeadlock);
             }
             slot.waiting += 1;
             slot = self.shared.writer_free.wait(slot).unwrap_or_else(|e| e.into_inner());
@@ -160,7 +184,7 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
         if !self.shared.writable {
             return Err(Error::ReadOnly);
         }
-        let state = lock(&self.shared.writer).state.take().ok_or(Error::WriteInProgress)?;
+        let state = lock(&self.shared.writer).take().ok_or(Error::WriteInProgress)?;
         WriteTxn::new(&self.shared, state)
     }
 

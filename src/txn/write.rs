@@ -8,6 +8,7 @@ use crate::format::Root;
 use crate::shared::{Shared, WriterState, lock};
 use crate::storage::{Hold, PageReader, RawView};
 use crate::table::{TableView, read_page};
+use crate::versions::{HistoryWindow, VersionOp};
 
 use super::changes::{Changes, Slot};
 use crate::ids::{PageId, Version};
@@ -30,7 +31,7 @@ pub struct WriteTxn<'s, const PAGE_SIZE: usize> {
     hole_cursor: u64,
     /// Version operations (snapshots, history window) committed with the
     /// pages, in order.
-    pub(crate) ops: Vec<crate::versions::VersionOp>,
+    pub(crate) ops: Vec<VersionOp>,
 }
 
 impl<'s, const P: usize> WriteTxn<'s, P> {
@@ -211,6 +212,27 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
     /// Discards every change.
     pub fn abort(self) {}
 
+    /// Keeps this transaction's base version under `name`, committed with the
+    /// transaction (the store-level [`Store::create_snapshot`](crate::Store::create_snapshot)
+    /// is a transaction of its own). The name is checked now; that no
+    /// snapshot has it yet, at commit.
+    pub fn create_snapshot(&mut self, name: &str) -> Result<()> {
+        crate::versions::validate_name(name)?;
+        self.ops.push(VersionOp::CreateSnapshot(name.to_owned()));
+        Ok(())
+    }
+
+    /// Deletes the snapshot `name` with this transaction's commit (which
+    /// fails with [`Error::SnapshotNotFound`] if there is none).
+    pub fn delete_snapshot(&mut self, name: &str) {
+        self.ops.push(VersionOp::DeleteSnapshot(name.to_owned()));
+    }
+
+    /// Stores `window` as the history window with this transaction's commit.
+    pub fn set_history(&mut self, window: HistoryWindow) {
+        self.ops.push(VersionOp::SetHistory(window));
+    }
+
     /// Syncs the file (making every earlier commit durable) and ends the transaction.
     pub(crate) fn sync_and_abort(mut self) -> Result<()> {
         let state = self.state.as_mut().expect("state present");
@@ -242,6 +264,7 @@ impl<const P: usize> Drop for WriteTxn<'_, P> {
         if let Some(state) = self.state.take() {
             let mut slot = lock(&self.shared.writer);
             slot.state = Some(state);
+            slot.holder = None;
             if slot.waiting > 0 {
                 self.shared.writer_free.notify_one();
             }
