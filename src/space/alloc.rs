@@ -66,7 +66,8 @@ impl<'a, 's> Allocator<'a, 's> {
             },
             Placement::Grow => {
                 let old_end = self.map.file_sectors;
-                self.map.grow(max_pages * spp)?;
+                let by = self.strategy.growth(old_end, max_pages * spp).max(max_pages * spp);
+                self.map.grow(by)?;
                 Extent::new(old_end, self.map.take_run(old_end, max_pages)? * spp)
             }
         };

@@ -17,9 +17,6 @@ use crate::format::{Extent, MAP_MAGIC, MapNode, MapRef, NODE_HEADER, NodeHeader,
 use crate::geometry::Geometry;
 use crate::storage::PageReader;
 
-/// Smallest growth step, in bytes.
-const MIN_GROW: u64 = 1 << 20;
-
 struct DirtyLeaf {
     bits: Box<[u8]>,
     free: u64,
@@ -389,13 +386,13 @@ impl<'a> SpaceMap<'a> {
         Ok(None)
     }
 
-    /// Grows the file by at least `sectors` (by a quarter of its length, and
-    /// at least 1 MiB) and marks the new sectors free.
+    /// Grows the file by `sectors` (rounded up to whole pages) and marks the
+    /// new sectors free. How much to grow by is policy
+    /// ([`AllocationStrategy::growth`](super::AllocationStrategy::growth)).
     pub fn grow(&mut self, sectors: u64) -> Result<()> {
         let old = self.file_sectors;
         self.largest_hole = None;
-        let step = sectors.max(old / 4).max(MIN_GROW / SECTOR);
-        let new = (old + step).div_ceil(self.geo.spp) * self.geo.spp;
+        let new = old.saturating_add(sectors).div_ceil(self.geo.spp) * self.geo.spp;
         if new > self.max_sectors {
             return Err(Error::Full("the file would exceed its maximum length"));
         }

@@ -94,7 +94,7 @@ impl NextFit {
         let tail = map.free_tail()?;
         let start = map.file_sectors - tail;
         if tail < want {
-            map.grow(want - tail)?;
+            map.grow(self.growth(map.file_sectors, want - tail))?;
         }
         self.reserved.push_back(Extent::new(start, map.file_sectors - start));
         self.last_hole = Some(start);

@@ -63,6 +63,22 @@ pub(crate) trait AllocationStrategy: Send {
     /// The commit failed or was abandoned: forget everything since the last
     /// [`committed`](Self::committed), or since the strategy was made.
     fn rolled_back(&mut self);
+
+    /// How many sectors to grow a file of `file_sectors` by when `needed`
+    /// more are wanted (at least `needed`). The default grows by a quarter of
+    /// the file, and by at least 1 MiB, so that growth is rare.
+    fn growth(&self, file_sectors: u64, needed: u64) -> u64 {
+        default_growth(file_sectors, needed)
+    }
+}
+
+/// Smallest growth step, in bytes.
+const MIN_GROW: u64 = 1 << 20;
+
+/// [`AllocationStrategy::growth`]'s default: a quarter of the file, at least
+/// 1 MiB, at least `needed`.
+pub(crate) fn default_growth(file_sectors: u64, needed: u64) -> u64 {
+    needed.max(file_sectors / 4).max(MIN_GROW / crate::format::SECTOR)
 }
 
 #[cfg(test)]
