@@ -11,7 +11,7 @@ use crate::geometry::Geometry;
 use crate::options::Options;
 use crate::recovery::{RejectedRoot, SettleRecovery, recover};
 use crate::space::{AllocationStrategy, NextFit, PendingGroup};
-use crate::storage::{Pins, Storage};
+use crate::storage::{Pins, Quiet, Storage, copy_all};
 use crate::versions::{history_held, summaries_from};
 
 /// What a writer needs between transactions.
@@ -144,6 +144,14 @@ impl Shared {
             writable,
             rejected: Mutex::new(r.rejected),
         })
+    }
+
+    /// A copy of the whole file, taken while nothing writes it: the writer
+    /// slot stays locked meanwhile. `None` while a write transaction is open.
+    pub fn image(&self) -> Option<Vec<u8>> {
+        let slot = lock(&self.writer);
+        let quiet = Quiet::writer_parked(&slot, slot.state.is_some() || !self.writable)?;
+        Some(copy_all(&*self.storage, quiet))
     }
 
     pub fn current(&self) -> Arc<Root> {

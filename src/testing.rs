@@ -447,12 +447,10 @@ fn walk_collect<const P: usize>(store: &Store<P>) -> (Extents, Extents) {
     (current, pinned)
 }
 
-/// A copy of the store's current file contents.
+/// A copy of the store's current file contents. Panics while a write
+/// transaction is open (it could be writing the file meanwhile).
 pub fn image<const P: usize>(store: &Store<P>) -> Vec<u8> {
-    let storage = &store.shared.storage;
-    let mut out = vec![0u8; storage.len() as usize];
-    storage.view().copy_to(0, &mut out);
-    out
+    store.shared.image().expect("an image is taken while no write transaction is open")
 }
 
 /// A seed from the environment variable `var`, or from the clock; printed so

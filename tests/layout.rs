@@ -52,7 +52,9 @@ struct Counting {
     counts: Arc<Counts>,
 }
 
-impl Storage for Counting {
+// SAFETY: every view is the inner storage's, borrowed through `self`, and its
+// bytes change only through the inner `write` methods, which only ours call.
+unsafe impl Storage for Counting {
     fn len(&self) -> u64 {
         self.inner.len()
     }
@@ -82,7 +84,7 @@ impl Storage for Counting {
         self.counts.syncs.fetch_add(1, Ordering::Relaxed);
         self.inner.sync()
     }
-    fn view(&self) -> RawView {
+    fn view(&self) -> RawView<'_> {
         self.inner.view()
     }
 }

@@ -178,7 +178,10 @@ fn power_off() -> io::Error {
     io::Error::other("simulated power cut")
 }
 
-impl Storage for CrashStorage {
+// SAFETY: every view is the view of `live`, a `MemoryStorage` this value owns,
+// and is borrowed from this value; `live` is written only by this value's
+// `write` (the control writes to its own images, never to `live`).
+unsafe impl Storage for CrashStorage {
     fn len(&self) -> u64 {
         self.live.len()
     }
@@ -209,7 +212,7 @@ impl Storage for CrashStorage {
         Ok(())
     }
 
-    fn view(&self) -> RawView {
+    fn view(&self) -> RawView<'_> {
         self.live.view()
     }
 }

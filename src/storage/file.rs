@@ -106,7 +106,13 @@ impl FileStorage {
     }
 }
 
-impl Storage for FileStorage {
+// SAFETY: every mapping is kept in `maps` until the value is dropped (never
+// removed or remapped), so a view, bounded by the file length and by its mapping,
+// stays mapped while it borrows the value; the file never shrinks (`grow` only
+// lengthens it). The mappings are read-only; the file's bytes change only through
+// `write` and `write_vectored` (positioned writes of the given range), and other
+// processes are kept out by the file lock (SPEC.md section 14).
+unsafe impl Storage for FileStorage {
     fn len(&self) -> u64 {
         self.len.load(Ordering::Acquire)
     }
@@ -234,14 +240,15 @@ impl Storage for FileStorage {
         len
     }
 
-    fn view(&self) -> RawView {
+    fn view(&self) -> RawView<'_> {
         let maps = self.maps.lock().unwrap_or_else(|e| e.into_inner());
         let Some(map) = maps.last() else {
             return RawView::EMPTY;
         };
         let len = (self.len() as usize).min(map.len());
         // SAFETY: the mapping lives in `maps` until the storage is dropped (never
-        // removed), and bytes below the file length change only through `write`.
+        // removed), which the view's borrow cannot outlast, and bytes below the
+        // file length change only through `write`.
         unsafe { RawView::new(map.as_ptr(), len) }
     }
 }

@@ -55,13 +55,20 @@ impl MemoryStorage {
     /// A copy of the current contents.
     pub fn to_vec(&self) -> Vec<u8> {
         let _guard = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
-        let mut out = vec![0u8; self.len() as usize];
-        self.view().copy_to(0, &mut out);
+        let view = self.view();
+        let mut out = vec![0u8; view.len()];
+        // SAFETY: every write takes `write_lock`, held here, so nothing writes
+        // the bytes while they are copied.
+        unsafe { view.copy_to(0, &mut out) };
         out
     }
 }
 
-impl Storage for MemoryStorage {
+// SAFETY: the reservation (`_map`) is mapped for the value's whole life and never
+// moves; `grow` only raises `len` inside it, so a view, bounded by `len` when it
+// was made, stays mapped while it borrows the value. Its bytes change only in
+// `write`, through a raw pointer, at the range asked for.
+unsafe impl Storage for MemoryStorage {
     fn len(&self) -> u64 {
         self.len.load(Ordering::Acquire)
     }
@@ -95,9 +102,9 @@ impl Storage for MemoryStorage {
         Ok(())
     }
 
-    fn view(&self) -> RawView {
-        // SAFETY: the reservation is mapped for the value's life and only `write`
-        // changes it.
+    fn view(&self) -> RawView<'_> {
+        // SAFETY: the reservation is mapped for the value's life (which the view's
+        // borrow cannot outlast), `len <= capacity`, and only `write` changes it.
         unsafe { RawView::new(self.base, self.len() as usize) }
     }
 }

@@ -1,8 +1,6 @@
 //! Bounds-checked page reads out of a [`RawView`]: the one place where the
 //! store's structures are turned into slices.
 
-use std::marker::PhantomData;
-
 use super::RawView;
 use super::pin::Pin;
 use crate::error::{Error, Result, Structure};
@@ -15,18 +13,17 @@ use crate::format::SECTOR;
 /// module and SPEC.md, "Soundness").
 #[derive(Clone, Copy)]
 pub struct PageReader<'a> {
-    view: RawView,
+    view: RawView<'a>,
     page_size: usize,
-    _pin: PhantomData<&'a [u8]>,
 }
 
 impl<'a> PageReader<'a> {
     /// A reader of `view`, a view of the storage of the store whose version
-    /// `pin` holds (every view of a storage stays mapped while the storage
-    /// lives, and a pin cannot outlive the store it was made from).
-    pub(crate) fn new(view: RawView, page_size: usize, pin: Pin<'a>) -> PageReader<'a> {
+    /// `pin` holds. The view stays mapped for `'a` (it borrows its storage for
+    /// at least that long); the pin keeps writers away for `'a`.
+    pub(crate) fn new(view: RawView<'a>, page_size: usize, pin: Pin<'a>) -> PageReader<'a> {
         let _ = pin;
-        PageReader { view, page_size, _pin: PhantomData }
+        PageReader { view, page_size }
     }
 
     /// The page size.
@@ -53,9 +50,9 @@ impl<'a> PageReader<'a> {
     pub fn bytes(&self, sector: u64, len: usize, structure: Structure) -> Result<&'a [u8]> {
         let offset = sector.saturating_mul(SECTOR);
         // SAFETY: the reader was made with a `Pin<'a>`: for 'a nothing writes
-        // what it reads, and the storage behind the view lives (a pin is made
-        // only from a hold in the store's pin table or from the storage
-        // borrowed mutably). The range itself is checked by `slice`.
+        // what it reads (a pin is made only from a hold in the store's pin
+        // table or from the storage borrowed mutably). The view is a
+        // `RawView<'a>`, mapped for 'a; the range itself is checked by `slice`.
         match unsafe { self.view.slice(offset, len) } {
             Some(s) => Ok(s),
             None => Err(Error::corrupt(

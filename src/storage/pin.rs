@@ -15,9 +15,16 @@
 //!
 //! So no code above this layer needs `unsafe` to read a page, and no safe
 //! function relies on its caller holding a pin.
+//!
+//! A [`Quiet`] says more: for `'a`, nothing writes the storage at all, so any
+//! byte of it may be copied ([`copy_all`](super::copy_all)). Only
+//! [`Quiet::writer_parked`] makes one, from the lock of the store's writer
+//! slot while the writer state is parked in it (every write to the storage is
+//! made by the holder of that state, which is taken out only under the lock).
 
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
+use std::sync::MutexGuard;
 
 use super::Storage;
 
@@ -40,6 +47,12 @@ pub(crate) struct Hold {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Pin<'a> {
     _held: PhantomData<&'a ()>,
+}
+
+/// Proof, for `'a`, that nothing writes the storage at all.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Quiet<'a> {
+    _parked: PhantomData<&'a ()>,
 }
 
 impl Pins {
@@ -80,5 +93,16 @@ impl<'a> Pin<'a> {
     /// other processes are kept out by the file lock, SPEC.md section 14).
     pub fn exclusive(storage: &'a mut dyn Storage) -> (Pin<'a>, &'a dyn Storage) {
         (Pin { _held: PhantomData }, storage)
+    }
+}
+
+impl<'a> Quiet<'a> {
+    /// Quiet for as long as `slot`, the lock of the store's writer slot, is
+    /// borrowed, when `parked`: the writer state is in the slot (no write
+    /// transaction exists, and none can start while the lock is held) or the
+    /// store is read-only (it writes nothing). `None` otherwise.
+    pub fn writer_parked<T>(slot: &'a MutexGuard<'_, T>, parked: bool) -> Option<Quiet<'a>> {
+        let _ = slot;
+        parked.then_some(Quiet { _parked: PhantomData })
     }
 }

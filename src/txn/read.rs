@@ -20,7 +20,7 @@ pub struct ReadTxn<'s, const PAGE_SIZE: usize> {
     pub(crate) root: Arc<Root>,
     /// The hold on `root.version` in the store's pin table.
     hold: Hold,
-    view: RawView,
+    view: RawView<'s>,
 }
 
 impl<'s, const P: usize> ReadTxn<'s, P> {

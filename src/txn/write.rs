@@ -25,7 +25,7 @@ pub struct WriteTxn<'s, const PAGE_SIZE: usize> {
     /// The hold on the base version: what it reaches stays unwritten while
     /// this transaction reads it (its commit writes only free space).
     hold: Hold,
-    pub(crate) view: RawView,
+    pub(crate) view: RawView<'s>,
     pub(crate) pages: BTreeMap<u64, Slot>,
     pub(crate) next_id: u64,
     hole_cursor: u64,

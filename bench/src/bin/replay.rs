@@ -70,7 +70,9 @@ impl Recording {
     }
 }
 
-impl Storage for Recording {
+// SAFETY: every view is the inner storage's, borrowed through `self`, and its
+// bytes change only through the inner `write` methods, which only ours call.
+unsafe impl Storage for Recording {
     fn len(&self) -> u64 {
         self.inner.len()
     }
@@ -99,7 +101,7 @@ impl Storage for Recording {
     fn unwritten_from(&self) -> u64 {
         self.inner.unwritten_from()
     }
-    fn view(&self) -> RawView {
+    fn view(&self) -> RawView<'_> {
         self.inner.view()
     }
 }
