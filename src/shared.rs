@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use crate::error::Result;
-use crate::format::{CatalogEntry, Hash16, Header, Root, VersionSummary, hash16};
+use crate::format::{CatalogEntry, Hash16, Header, Root, SECTOR, VersionSummary, hash16, root_slot_offset};
 use crate::geometry::Geometry;
 use crate::options::Options;
 use crate::recovery::{RejectedRoot, SettleRecovery, recover};
@@ -47,6 +47,25 @@ pub(crate) struct WriterState {
     pub durable_snapshots: Vec<CatalogEntry>,
     /// (sector, written) of the catalog's pages.
     pub catalog_pages: Vec<(u64, u64)>,
+}
+
+impl WriterState {
+    /// A sync failed (SPEC.md section 9, "A failed sync"): nothing written
+    /// since the last successful one may be trusted, now or after a reopen,
+    /// yet the page cache may go on showing it (Linux marks the pages clean
+    /// and never writes them). With `root_written` (a root went into the
+    /// non-durable slot since that sync) the slot is overwritten with zeros,
+    /// through the cache like any write, so that a reopen, in this process or
+    /// another, finds no root newer than the durable one in the other slot.
+    /// The store is poisoned either way; if the zero write fails too, a reopen
+    /// before a reboot may accept the root it should have hidden (the window
+    /// SPEC.md section 10 describes).
+    pub fn sync_failed(&mut self, storage: &dyn Storage, root_written: bool) {
+        self.poisoned = true;
+        if root_written {
+            let _ = storage.write(root_slot_offset(1 - self.durable_slot), &[0u8; SECTOR as usize]);
+        }
+    }
 }
 
 /// The committed root and the versions readers hold.

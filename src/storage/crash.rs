@@ -5,6 +5,13 @@
 //! the last sync is remembered; [`CrashControl::crash`] builds the image a reboot
 //! would find: the durable image plus each unsynced operation applied whole,
 //! dropped, or torn at 512-byte granularity, as the [`TearPattern`] decides.
+//!
+//! A failed sync behaves as `fdatasync` does on Linux ("fsyncgate"): the
+//! writes it should have made durable stay readable in the live image (the
+//! page cache, now marked clean) but will never reach the durable image, by a
+//! later sync or by a power cut. [`CrashControl::reopen`] opens the live image
+//! again, as a second open of the file in this process (or another one, before
+//! a reboot) would see it.
 
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -23,7 +30,10 @@ pub enum Fault {
     PowerCutAt(u64),
     /// The `n`-th write fails (once) with an I/O error and has no effect.
     FailWrite(u64),
-    /// The `n`-th sync fails (once); what it should have made durable stays volatile.
+    /// The `n`-th sync fails (once), as `fdatasync` does on Linux: the writes
+    /// it should have made durable stay readable but are forgotten, so neither
+    /// a later sync nor a power cut makes them durable (the grows, which are
+    /// file metadata, stay pending).
     FailSync(u64),
     /// The `n`-th grow fails (once) as a full disk would.
     FailGrow(u64),
@@ -60,6 +70,9 @@ struct State {
     bytes_written: u64,
     fault: Option<Fault>,
     powered_off: bool,
+    /// How many [`CrashStorage`] values are open on the live image (a store
+    /// holds one), so that [`CrashControl::reopen`] refuses a second.
+    open: usize,
 }
 
 /// Counts of operations seen by a [`CrashStorage`].
@@ -80,7 +93,7 @@ pub struct OpCounts {
 /// The crash-simulating storage. Hand it to a store; keep its [`CrashControl`]
 /// (from [`CrashStorage::control`]) to inject faults and to crash it.
 pub struct CrashStorage {
-    live: MemoryStorage,
+    live: Arc<MemoryStorage>,
     state: Arc<Mutex<State>>,
 }
 
@@ -89,6 +102,7 @@ pub struct CrashStorage {
 #[derive(Clone)]
 pub struct CrashControl {
     state: Arc<Mutex<State>>,
+    live: Arc<MemoryStorage>,
     capacity: usize,
 }
 
@@ -114,13 +128,17 @@ impl CrashStorage {
             bytes_written: 0,
             fault: None,
             powered_off: false,
+            open: 1,
         };
-        Ok(CrashStorage { live: MemoryStorage::from_bytes(image, capacity)?, state: Arc::new(Mutex::new(state)) })
+        Ok(CrashStorage {
+            live: Arc::new(MemoryStorage::from_bytes(image, capacity)?),
+            state: Arc::new(Mutex::new(state)),
+        })
     }
 
     /// The handle for faults and crashes.
     pub fn control(&self) -> CrashControl {
-        CrashControl { state: Arc::clone(&self.state), capacity: DEFAULT_MEMORY_CAPACITY }
+        CrashControl { state: Arc::clone(&self.state), live: Arc::clone(&self.live), capacity: DEFAULT_MEMORY_CAPACITY }
     }
 
     /// Checks the fault plan for the next operation; `Err` means it fails.
@@ -156,6 +174,9 @@ impl CrashStorage {
             }
             Some(Fault::FailSync(n)) if kind == OpKind::Sync && n == nth => {
                 st.fault = None;
+                // The page cache keeps the bytes but marks them clean: no
+                // later sync writes them, and the disk keeps what it had.
+                st.unsynced.retain(|op| matches!(op, Op::Grow { .. }));
                 Err(io::Error::other("injected sync failure"))
             }
             Some(Fault::FailGrow(n)) if kind == OpKind::Grow && n == nth => {
@@ -164,6 +185,12 @@ impl CrashStorage {
             }
             _ => Ok(()),
         }
+    }
+}
+
+impl Drop for CrashStorage {
+    fn drop(&mut self) {
+        lock(&self.state).open -= 1;
     }
 }
 
@@ -325,10 +352,67 @@ impl CrashControl {
         image
     }
 
+    /// The storage as a new open of the file would find it without a power
+    /// cut: the same live image (the page cache, failed syncs' writes
+    /// included) and the same durable image and unsynced writes. Fails while a
+    /// [`CrashStorage`] on it is still open (drop the store first, as the
+    /// file lock would demand) and after a power cut (use [`crash`](Self::crash)).
+    pub fn reopen(&self) -> io::Result<CrashStorage> {
+        let mut st = lock(&self.state);
+        if st.powered_off {
+            return Err(power_off());
+        }
+        if st.open > 0 {
+            return Err(io::Error::new(io::ErrorKind::WouldBlock, "the storage is still open"));
+        }
+        st.open += 1;
+        Ok(CrashStorage { live: Arc::clone(&self.live), state: Arc::clone(&self.state) })
+    }
+
     /// Cuts the power now and returns the storage a reboot would find.
     pub fn crash(&self, pattern: TearPattern) -> io::Result<CrashStorage> {
         let image = self.crash_image(pattern);
         lock(&self.state).powered_off = true;
         CrashStorage::from_image(&image, self.capacity)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A failed sync's writes read back (the page cache keeps them) but never
+    /// become durable: not by a later successful sync, not in a power cut;
+    /// writes after it follow the usual rules.
+    #[test]
+    fn a_failed_sync_forgets_its_writes_but_keeps_them_readable() {
+        let storage = CrashStorage::from_image(&[1u8; 4 * TEAR_UNIT], 1 << 20).unwrap();
+        let control = storage.control();
+        storage.write(0, &[2u8; TEAR_UNIT]).unwrap();
+        storage.grow(5 * TEAR_UNIT as u64).unwrap();
+        control.set_fault(Some(Fault::FailSync(0)));
+        assert!(storage.sync().is_err());
+        let read = |s: &CrashStorage, at: usize| {
+            let mut b = [0u8; 1];
+            s.view().copy_to(at as u64, &mut b);
+            b[0]
+        };
+        assert_eq!(read(&storage, 0), 2, "the failed sync's write is readable");
+        storage.write(TEAR_UNIT as u64, &[3u8; TEAR_UNIT]).unwrap();
+        for pattern in [TearPattern::KeepAll, TearPattern::DropAll] {
+            assert_eq!(control.crash_image(pattern)[0], 1, "{pattern:?}: the failed sync's write persisted");
+        }
+        assert_eq!(control.crash_image(TearPattern::KeepAll)[TEAR_UNIT], 3);
+        storage.sync().unwrap();
+        let durable = control.durable_image();
+        assert_eq!(durable.len(), 5 * TEAR_UNIT, "the grow stays pending and persists");
+        assert_eq!((durable[0], durable[TEAR_UNIT]), (1, 3), "a later sync persisted the forgotten write");
+        assert_eq!(read(&storage, 0), 2);
+        // A second open sees the live image, forgotten write included.
+        assert_eq!(control.reopen().err().map(|e| e.kind()), Some(io::ErrorKind::WouldBlock));
+        drop(storage);
+        let again = control.reopen().unwrap();
+        assert_eq!((read(&again, 0), read(&again, TEAR_UNIT)), (2, 3));
+        assert_eq!(again.control().crash_image(TearPattern::KeepAll)[0], 1);
     }
 }

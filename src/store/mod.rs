@@ -251,12 +251,18 @@ pub(crate) fn open_error(e: std::io::Error) -> Error {
 
 impl<const P: usize> Drop for Store<P> {
     fn drop(&mut self) {
-        if self.shared.writable
-            && let Some(ws) = lock(&self.shared.writer).state.as_ref()
+        if !self.shared.writable {
+            return;
+        }
+        let mut slot = lock(&self.shared.writer);
+        if let Some(ws) = slot.state.as_mut()
             && !ws.poisoned
             && ws.unsynced_bytes > 0
+            && self.shared.storage.sync().is_err()
         {
-            let _ = self.shared.storage.sync();
+            // Nobody hears of the error, but the next open must not trust
+            // the unsynced commits the page cache still shows.
+            ws.sync_failed(&*self.shared.storage, true);
         }
     }
 }

@@ -40,7 +40,8 @@ pub(super) fn write_runs(storage: &dyn Storage, mut writes: Vec<(u64, &[u8])>, e
 
 /// Grows the file, writes every page and the root, and syncs as the durability
 /// level asks. A failed grow leaves the store usable; a failed write or sync
-/// poisons it.
+/// poisons it, and a failed sync also hides the roots written since the last
+/// successful one (`WriterState::sync_failed`).
 pub(super) fn write_out(shared: &Shared, state: &mut WriterState, plan: &Plan<'_>) -> Result<()> {
     let storage = &*shared.storage;
     let options = &shared.options;
@@ -79,13 +80,20 @@ pub(super) fn write_out(shared: &Shared, state: &mut WriterState, plan: &Plan<'_
         || state.unsynced_bytes + bytes + zeros >= options.eventual_sync_bytes;
     // The zeros need no sync of their own: no root reaches them.
     if durable && bytes >= options.presync_bytes {
-        storage.sync().map_err(Error::io("syncing pages"))?;
+        if let Err(e) = storage.sync() {
+            // Earlier unsynced commits' roots are in the slot this one writes.
+            state.sync_failed(storage, state.unsynced_bytes > 0);
+            return Err(Error::Io { context: "syncing pages", source: e });
+        }
         root.synced_through = root.version;
     }
     let slot = 1 - state.durable_slot;
     storage.write(root_slot_offset(slot), &root.encode()).map_err(Error::io("writing the root"))?;
     if durable {
-        storage.sync().map_err(Error::io("syncing the commit"))?;
+        if let Err(e) = storage.sync() {
+            state.sync_failed(storage, true);
+            return Err(Error::Io { context: "syncing the commit", source: e });
+        }
         state.poisoned = false;
         state.durable_version = root.version;
         state.durable_slot = slot;
