@@ -2,6 +2,7 @@
 //! at each level covers.
 
 use crate::format::{Extent, MapNode, SECTOR, TableNode, meta_pages};
+use crate::storage::PageReader;
 
 /// Deepest tree built or read.
 pub(crate) const MAX_LEVELS: usize = 24;
@@ -81,6 +82,36 @@ impl Geometry {
         if depth == 0 { 0 } else { self.sector_cover[depth as usize - 1] }
     }
 }
+
+/// Nodes a tree walk may still read: the pages of the file. A tree that
+/// references no page twice (in a valid file the extents one root reaches
+/// never overlap, SPEC.md 7 and 12) never reads more; one that needs more visits shares a node, and its walk would
+/// otherwise cost up to fanout^depth visits. A counter, not a set: O(1)
+/// memory and one decrement per node on the open path.
+pub(crate) struct Budget(u64);
+
+impl Budget {
+    /// One node per page of what `reader` maps.
+    #[inline]
+    pub fn of_file(reader: &PageReader<'_>) -> Budget {
+        Budget(reader.len() / reader.page_size() as u64)
+    }
+
+    /// Takes one node from the budget; `false` when it is spent.
+    #[inline]
+    pub fn take(&mut self) -> bool {
+        match self.0.checked_sub(1) {
+            Some(left) => {
+                self.0 = left;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// The detail of the error a spent [`Budget`] gives.
+pub(crate) const OVER_BUDGET: &str = "the tree reaches more nodes than the file has pages: a node is referenced twice";
 
 /// The first id (or sector) of child `i` of a node that starts at `first` and
 /// whose children each cover `span`. Saturates: a hostile tree may claim more

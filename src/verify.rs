@@ -3,6 +3,7 @@
 //! runs on a root whose newest pages may not have reached the disk. The
 //! descent itself is `crate::walk`'s; this file holds the checks.
 
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 use crate::error::{Error, Structure};
@@ -37,7 +38,7 @@ pub struct Damage {
 impl Damage {
     /// The logical page this damage is about, when it is one page.
     pub fn page(&self) -> Option<PageId> {
-        self.ids.as_ref().filter(|r| r.end == r.start + 1).map(|r| PageId::from_raw(r.start))
+        self.ids.as_ref().filter(|r| r.start.checked_add(1) == Some(r.end)).map(|r| PageId::from_raw(r.start))
     }
 }
 
@@ -111,8 +112,14 @@ pub(crate) struct Walker<'a> {
     pub pinned: Vec<VersionSummary>,
     /// Extents the tables of pinned versions reach.
     pub pinned_extents: Vec<(u64, u64)>,
-    /// Table nodes already walked (shared between versions), by sector.
-    pub seen: std::collections::HashSet<u64>,
+    /// Table nodes already walked, by sector, with the walk that last reached
+    /// each (`walk`): versions share subtrees, but one version's table never
+    /// references a node twice.
+    seen: HashMap<u64, u32>,
+    /// Which table walk this is: 0 for the root's, `1 + i` for pinned version `i`.
+    walk: u32,
+    /// Free-map nodes walked, by sector (one version's map references each once).
+    map_seen: HashSet<u64>,
 }
 
 impl<'a> Walker<'a> {
@@ -132,7 +139,9 @@ impl<'a> Walker<'a> {
             pending_extents: Vec::new(),
             pinned: Vec::new(),
             pinned_extents: Vec::new(),
-            seen: std::collections::HashSet::new(),
+            seen: HashMap::new(),
+            walk: 0,
+            map_seen: HashSet::new(),
         }
     }
 
@@ -264,7 +273,7 @@ impl<'a> Walker<'a> {
     /// must check out and be held, by the current version or by a record.
     fn pinned_tables(&mut self) {
         let pinned = std::mem::take(&mut self.pinned);
-        for s in &pinned {
+        for (i, s) in pinned.iter().enumerate() {
             let root = Root {
                 version: s.version,
                 next_id: s.next_id,
@@ -275,6 +284,7 @@ impl<'a> Walker<'a> {
             };
             let mut sub = Walker::new(self.reader, self.geo, &root, self.zero_hash, Mode::Collect);
             sub.seen = std::mem::take(&mut self.seen);
+            sub.walk = u32::try_from(i + 1).unwrap_or(u32::MAX);
             let _ = sub.walk().table(&mut sub, &root.table, root.table_depth);
             self.seen = std::mem::take(&mut sub.seen);
             self.damage.append(&mut sub.damage);
@@ -363,9 +373,17 @@ impl<'a> Visitor<'a> for Walker<'a> {
         Flow::Continue(())
     }
 
-    fn enter_table(&mut self, r: &TableRef, _place: Place) -> bool {
-        // Versions share subtrees: each node (and what it reaches) is walked once.
-        if self.full && !self.seen.insert(r.location) {
+    fn enter_table(&mut self, r: &TableRef, place: Place) -> bool {
+        // Versions share subtrees: each node (and what it reaches) is walked
+        // once. Within one version's table a node reached twice is damage (and,
+        // walked each time, would make the walk exponential in the depth).
+        if self.full
+            && let Some(last) = self.seen.insert(r.location, self.walk)
+        {
+            if last == self.walk {
+                let ids = Some(place.ids(self.geo));
+                self.report(Structure::TableNode, r.location, ids, "table node referenced twice in one version");
+            }
             return false;
         }
         self.nodes_checked += 1;
@@ -380,12 +398,12 @@ impl<'a> Visitor<'a> for Walker<'a> {
 
     fn unallocated(&mut self, id: u64, e: &Entry) {
         if self.full && *e != Entry::default() {
-            self.report(Structure::TableNode, 0, Some(id..id + 1), "unallocated entry is not zero");
+            self.report(Structure::TableNode, 0, Some(id..id.saturating_add(1)), "unallocated entry is not zero");
         }
     }
 
     fn entry(&mut self, id: u64, e: &Entry) -> Flow {
-        let ids = Some(id..id + 1);
+        let ids = Some(id..id.saturating_add(1));
         self.pages_checked += 1;
         // Verify reads no bytes of a page without extent: no zero page needed.
         match page_bytes(&self.reader, &[], e, Check::Full { zero_hash: self.zero_hash }) {
@@ -430,7 +448,11 @@ impl<'a> Visitor<'a> for Walker<'a> {
         }
     }
 
-    fn enter_map(&mut self, _r: &MapRef, _level: usize, _first: u64) -> bool {
+    fn enter_map(&mut self, r: &MapRef, _level: usize, _first: u64) -> bool {
+        if self.full && !self.map_seen.insert(r.location) {
+            self.report(Structure::FreeMap, r.location, None, "free-map node referenced twice in one version");
+            return false;
+        }
         self.nodes_checked += 1;
         true
     }

@@ -181,3 +181,231 @@ fn hostile_file_second_writer_is_locked_at_once() {
     drop(store);
     Store::<4096>::open(&path).unwrap();
 }
+
+// Crafted trees whose nodes share children. One node per level, every child
+// of every internal node pointing at the node below: a tree of 24 levels in 25
+// pages whose walk, followed naively, takes 15^22 (table) or 24^22 (free map)
+// steps. Past the levels whose cover saturates u64, every child's `first` is
+// u64::MAX, so one node per level passes every header check; checksums are
+// recomputed, so only the sharing gives the file away. Every operation on such
+// a file must end, in bounded time, with a typed error or a damage report.
+
+mod shared_nodes {
+    use super::*;
+    use mappedpages::format::{Entry, MapNode, MapRef, Root, TableNode, TableRef, hash16, root_slot_offset};
+    use std::sync::mpsc::{RecvTimeoutError, channel};
+    use std::time::Duration;
+
+    /// Levels of the crafted trees: the most a root may claim.
+    const DEPTH: u8 = 24;
+
+    /// Runs `f` on a thread and waits for it at most 10 s, so that a
+    /// regression fails the test instead of hanging the suite.
+    fn within<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(v) => v,
+            Err(RecvTimeoutError::Timeout) => panic!("{what} did not finish within 10 s"),
+            Err(RecvTimeoutError::Disconnected) => panic!("{what} panicked"),
+        }
+    }
+
+    /// Appends one page to the image; returns its sector.
+    fn append(image: &mut Vec<u8>, page: &[u8]) -> u64 {
+        assert_eq!(image.len() % P, 0);
+        let sector = image.len() as u64 / 512;
+        image.extend_from_slice(page);
+        sector
+    }
+
+    /// A table of `DEPTH` levels, one node per level, appended to the image:
+    /// every child of every internal node below the top is the node of the level
+    /// below; the top's child 0 (ids from 0) is empty, its other children
+    /// (ids from u64::MAX, saturated) are the shared node. Each leaf has every
+    /// entry allocated (born at version 1, no extent). Every reference claims
+    /// one live id, fewer than the root's `next_id`: there seem to be free ids.
+    /// With `full_first`, the top's child 0 is a reference that claims all its
+    /// ids allocated (a search for a free id skips it unread; every other walk
+    /// finds it unreadable).
+    fn shared_table(image: &mut Vec<u8>, version: u64, full_first: bool) -> TableRef {
+        let mut page = vec![0u8; P];
+        TableNode::init(&mut page, 0, version, u64::MAX);
+        let entry = Entry { flags: 1, birth: 1, content: hash16(&[0u8; P]), ..Entry::default() };
+        for i in 0..TableNode::leaf_fanout(P) as usize {
+            TableNode::set_entry(&mut page, i, &entry);
+        }
+        let mut r = TableRef {
+            location: append(image, &page),
+            written: version,
+            max_birth: 1,
+            live: 1,
+            checksum: hash16(&page),
+            content: [0; 16],
+        };
+        for level in 1..DEPTH {
+            let mut page = vec![0u8; P];
+            let top = level == DEPTH - 1;
+            TableNode::init(&mut page, level, version, if top { 0 } else { u64::MAX });
+            let fanout = TableNode::internal_fanout(P);
+            for i in usize::from(top)..fanout as usize {
+                TableNode::set_child(&mut page, i, &r);
+            }
+            if top && full_first {
+                TableNode::set_child(&mut page, 0, &TableRef { location: 1, live: u64::MAX, ..TableRef::default() });
+            }
+            r = TableRef {
+                location: append(image, &page),
+                written: version,
+                max_birth: 1,
+                live: 1,
+                checksum: hash16(&page),
+                content: [0; 16],
+            };
+        }
+        r
+    }
+
+    /// A free map of `DEPTH` levels built the same way (the leaf marks every
+    /// sector in use).
+    fn shared_map(image: &mut Vec<u8>, version: u64) -> MapRef {
+        let mut page = vec![0u8; P];
+        MapNode::init(&mut page, 0, version, u64::MAX);
+        MapNode::bits_mut(&mut page).fill(0xff);
+        let mut r = MapRef { location: append(image, &page), written: version, free: 0, checksum: hash16(&page) };
+        for level in 1..DEPTH {
+            let mut page = vec![0u8; P];
+            let top = level == DEPTH - 1;
+            MapNode::init(&mut page, level, version, if top { 0 } else { u64::MAX });
+            for i in usize::from(top)..MapNode::fanout(P) as usize {
+                MapNode::set_child(&mut page, i, &r);
+            }
+            r = MapRef { location: append(image, &page), written: version, free: 0, checksum: hash16(&page) };
+        }
+        r
+    }
+
+    /// Which tree of the root to replace.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Tree {
+        Table,
+        /// The table, with its first subtree claimed full (see [`shared_table`]).
+        TableFullFirst,
+        Map,
+    }
+
+    /// The image of a small store whose only root is a newer version with
+    /// `tree` replaced by a shared-node tree. With `checked`, the root's
+    /// `synced_through` is the old version, so recovery walks the new tree at
+    /// open; without, it is the root's own version and recovery checks no
+    /// node (open succeeds; verify and reads meet the tree).
+    fn crafted(tree: Tree, checked: bool) -> Vec<u8> {
+        let (store, _) = small_store();
+        let mut image = image_of(store);
+        let slot_root = |image: &[u8], slot: usize| {
+            let at = root_slot_offset(slot) as usize;
+            Root::decode(&image[at..at + 512], P, at as u64).unwrap()
+        };
+        let (slot, old) = (0..2)
+            .filter_map(|slot| slot_root(&image, slot).map(|r| (slot, r)))
+            .max_by_key(|(_, r)| r.version)
+            .expect("a root");
+        let version = old.version + 1;
+        let mut root = Root { version, synced_through: if checked { old.version } else { version }, ..old };
+        match tree {
+            Tree::Table | Tree::TableFullFirst => {
+                root.table = shared_table(&mut image, version, tree == Tree::TableFullFirst);
+                root.table_depth = DEPTH;
+            }
+            Tree::Map => {
+                root.map = shared_map(&mut image, version);
+                root.map_depth = DEPTH;
+            }
+        }
+        let at = root_slot_offset(slot) as usize;
+        image[at..at + 512].copy_from_slice(&root.encode());
+        let other = root_slot_offset(1 - slot) as usize;
+        image[other..other + 512].fill(0);
+        image
+    }
+
+    fn open(image: &[u8]) -> Result<Store<P>, Error> {
+        Store::<P>::open_on(MemoryStorage::from_bytes(image, 64 << 20).unwrap(), Options::default())
+    }
+
+    /// The message of the walks' work bound.
+    const OVER_BUDGET: &str = "more nodes than the file has pages";
+
+    fn assert_open_refused(tree: Tree) {
+        let image = crafted(tree, true);
+        let result = within("open", move || open(&image).map(|_| ()));
+        match result {
+            Err(Error::NoValidRoot { detail }) => assert!(detail.contains(OVER_BUDGET), "{detail}"),
+            other => panic!("open gave {other:?}"),
+        }
+    }
+
+    #[test]
+    fn hostile_file_shared_table_nodes_fail_open_in_bounded_time() {
+        assert_open_refused(Tree::Table);
+    }
+
+    #[test]
+    fn hostile_file_shared_free_map_nodes_fail_open_in_bounded_time() {
+        assert_open_refused(Tree::Map);
+    }
+
+    fn assert_verify_reports_sharing(tree: Tree) {
+        let image = crafted(tree, false);
+        let (structure, detail) = match tree {
+            Tree::Table | Tree::TableFullFirst => (Structure::TableNode, "table node referenced twice in one version"),
+            Tree::Map => (Structure::FreeMap, "free-map node referenced twice in one version"),
+        };
+        let report = within("verify", move || open(&image).expect("recovery checks no node").verify().unwrap());
+        assert!(report.damage.iter().any(|d| d.structure == structure && d.detail == detail), "{:?}", report.damage);
+    }
+
+    #[test]
+    fn hostile_file_shared_table_nodes_are_damage_to_verify_in_bounded_time() {
+        assert_verify_reports_sharing(Tree::Table);
+    }
+
+    #[test]
+    fn hostile_file_shared_free_map_nodes_are_damage_to_verify_in_bounded_time() {
+        assert_verify_reports_sharing(Tree::Map);
+    }
+
+    #[test]
+    fn hostile_file_shared_table_nodes_end_ids_with_a_typed_error_in_bounded_time() {
+        let image = crafted(Tree::Table, false);
+        let result = within("ids()", move || {
+            let store = open(&image).expect("recovery checks no node");
+            let r = store.begin_read().unwrap();
+            r.ids().collect::<Result<Vec<PageId>, Error>>().map(|ids| ids.len())
+        });
+        match result {
+            Err(Error::Corrupt { structure: Structure::TableNode, detail, .. }) => {
+                assert!(detail.contains(OVER_BUDGET), "{detail}")
+            }
+            other => panic!("ids() gave {other:?}"),
+        }
+    }
+
+    #[test]
+    fn hostile_file_shared_table_nodes_end_the_search_for_a_free_id_in_bounded_time() {
+        let image = crafted(Tree::TableFullFirst, false);
+        let result = within("alloc", move || {
+            let store = open(&image).expect("recovery checks no node");
+            let mut w = store.begin_write().unwrap();
+            w.alloc().map(|id| id.get())
+        });
+        match result {
+            Err(Error::Corrupt { structure: Structure::TableNode, detail, .. }) => {
+                assert!(detail.contains(OVER_BUDGET), "{detail}")
+            }
+            other => panic!("alloc gave {other:?}"),
+        }
+    }
+}

@@ -1,8 +1,9 @@
 //! In-order iteration over the allocated ids of one root.
 
 use super::{Node, Place, TableView};
-use crate::error::Result;
-use crate::format::TableRef;
+use crate::error::{Error, Result, Structure};
+use crate::format::{SECTOR, TableRef};
+use crate::geometry::{Budget, OVER_BUDGET};
 use crate::ids::PageId;
 
 /// A node on the way down, and the next of its slots to look at.
@@ -12,7 +13,9 @@ struct Frame<'a> {
 }
 
 /// Iterator over the allocated ids of a read view, in ascending order. Yields an
-/// error (and then stops) if a table node is damaged.
+/// error (and then stops) if a table node is damaged, or if the walk would read
+/// more nodes than the file has pages (a crafted tree whose nodes share
+/// children: its walk would otherwise take fanout^depth steps).
 ///
 /// The pull-based twin of the crate's table walk with live pruning: it reads
 /// nodes with the same helpers (`Node::read`, `Place`), one node at a time.
@@ -21,15 +24,19 @@ pub struct LiveIds<'a> {
     stack: Vec<Frame<'a>>,
     start: Option<TableRef>,
     failed: bool,
+    budget: Budget,
 }
 
 impl<'a> LiveIds<'a> {
     pub(crate) fn new(view: TableView<'a>) -> LiveIds<'a> {
         let start = (view.root.table_depth > 0 && view.root.table.location != 0).then_some(view.root.table);
-        LiveIds { view, stack: Vec::new(), start, failed: false }
+        LiveIds { view, stack: Vec::new(), start, failed: false, budget: Budget::of_file(&view.reader) }
     }
 
     fn push(&mut self, r: &TableRef, place: Place) -> Result<()> {
+        if !self.budget.take() {
+            return Err(Error::corrupt(Structure::TableNode, r.location.saturating_mul(SECTOR), OVER_BUDGET));
+        }
         let node = Node::read(&self.view.reader, r, place)?;
         self.stack.push(Frame { node, next: 0 });
         Ok(())

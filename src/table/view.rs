@@ -2,9 +2,9 @@
 //! every read) and the first unallocated id.
 
 use super::node::{Node, Place, read_node_at};
-use crate::error::{Error, Result};
-use crate::format::{Entry, Root, TableNode, TableRef};
-use crate::geometry::Geometry;
+use crate::error::{Error, Result, Structure};
+use crate::format::{Entry, Root, SECTOR, TableNode, TableRef};
+use crate::geometry::{Budget, Geometry, OVER_BUDGET};
 use crate::storage::PageReader;
 
 /// Read access to the table of one root.
@@ -46,7 +46,9 @@ impl<'a> TableView<'a> {
         }
     }
 
-    /// The smallest id ≥ `from` and < `next_id` that is not allocated.
+    /// The smallest id ≥ `from` and < `next_id` that is not allocated. A tree
+    /// whose search would read more nodes than the file has pages (nodes
+    /// sharing children) is an [`Error::Corrupt`].
     pub fn first_free(&self, from: u64) -> Result<Option<u64>> {
         let root = self.root;
         if from >= root.next_id {
@@ -55,17 +57,21 @@ impl<'a> TableView<'a> {
         if root.table_depth == 0 {
             return Ok(Some(from));
         }
-        let found = self.first_free_in(&root.table, Place::top(root.table_depth), from)?;
+        let mut budget = Budget::of_file(&self.reader);
+        let found = self.first_free_in(&root.table, Place::top(root.table_depth), from, &mut budget)?;
         Ok(found.filter(|&id| id < root.next_id))
     }
 
-    fn first_free_in(&self, r: &TableRef, place: Place, from: u64) -> Result<Option<u64>> {
+    fn first_free_in(&self, r: &TableRef, place: Place, from: u64, budget: &mut Budget) -> Result<Option<u64>> {
         let cover = self.geo.id_cover[place.level];
         if r.location == 0 {
             return Ok(Some(from.max(place.first)));
         }
         if r.live >= cover {
             return Ok(None);
+        }
+        if !budget.take() {
+            return Err(Error::corrupt(Structure::TableNode, r.location.saturating_mul(SECTOR), OVER_BUDGET));
         }
         let node = Node::read(&self.reader, r, place)?;
         if place.level == 0 {
@@ -80,7 +86,7 @@ impl<'a> TableView<'a> {
         let span = self.geo.id_cover[place.level - 1];
         let start = (from.saturating_sub(place.first) / span) as usize;
         for i in start..self.geo.internal_fanout as usize {
-            if let Some(id) = self.first_free_in(&node.child(i), place.child(self.geo, i), from)? {
+            if let Some(id) = self.first_free_in(&node.child(i), place.child(self.geo, i), from, budget)? {
                 return Ok(Some(id));
             }
         }

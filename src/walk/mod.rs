@@ -15,6 +15,11 @@
 //! backup ("what changed since version A": [`Prune::BornAfter`]),
 //! defragmentation and a dump tool are meant to be clients too.
 //!
+//! Every walk's work is bounded by the file's size: a tree that references no
+//! page twice reads at most one node per page of the file, so a walk that
+//! would read more (a crafted tree whose nodes share children, which costs
+//! fanout^depth visits) stops with one fault instead ([`Budget`]).
+//!
 //! The chains hanging off a root (pending list, catalog, deadlists) are not
 //! trees and are read by their own loaders (`space::read_chain`,
 //! `versions::load_catalog`).
@@ -23,7 +28,7 @@ use std::ops::{ControlFlow, Range};
 
 use crate::error::{Error, Structure};
 use crate::format::{Entry, MapNode, MapRef, SECTOR, TableRef, hash16};
-use crate::geometry::{Geometry, child_first};
+use crate::geometry::{Budget, Geometry, OVER_BUDGET, child_first};
 use crate::space::read_map_node;
 use crate::storage::PageReader;
 use crate::table::{Node, Place, check_header};
@@ -216,7 +221,7 @@ impl<'a> Walk<'a> {
         if depth == 0 {
             return Flow::Continue(());
         }
-        self.table_ref(v, top, Place::top(depth))
+        self.table_ref(v, top, Place::top(depth), &mut Budget::of_file(&self.reader))
     }
 
     /// Walks the free map under `top`, a map of `depth` levels (a root's `map`
@@ -225,10 +230,10 @@ impl<'a> Walk<'a> {
         if depth == 0 {
             return Flow::Continue(());
         }
-        self.map_ref(v, top, depth as usize - 1, 0)
+        self.map_ref(v, top, depth as usize - 1, 0, &mut Budget::of_file(&self.reader))
     }
 
-    fn table_ref<V: Visitor<'a>>(&self, v: &mut V, r: &TableRef, place: Place) -> Flow {
+    fn table_ref<V: Visitor<'a>>(&self, v: &mut V, r: &TableRef, place: Place, budget: &mut Budget) -> Flow {
         let checked = self.bounds.is_some();
         if r.location == 0 {
             if checked && *r != TableRef::default() {
@@ -248,6 +253,12 @@ impl<'a> Walk<'a> {
         let ids = place.ids(self.geo);
         let fault =
             |problem| Fault { structure: Structure::TableNode, sector: r.location, ids: Some(ids.clone()), problem };
+        if !budget.take() {
+            // One fault, then the whole walk stops, whatever the visitor says:
+            // every node left would fault the same way.
+            let _ = v.fault(fault(Problem::Check(OVER_BUDGET.into())));
+            return Flow::Break(());
+        }
         let page = match self.reader.page(r.location, Structure::TableNode) {
             Ok(p) => p,
             Err(e) => return v.fault(fault(Problem::Read(e))),
@@ -282,7 +293,7 @@ impl<'a> Walk<'a> {
                     v.fault(Fault::check(
                         Structure::Page,
                         e.location,
-                        Some(id..id + 1),
+                        Some(id..id.saturating_add(1)),
                         "entry born after its root or beyond next_id",
                     ))?;
                     continue;
@@ -296,14 +307,14 @@ impl<'a> Walk<'a> {
                     v.fault(fault(Problem::Check(format!("child {i} newer than its parent"))))?;
                     continue;
                 }
-                self.table_ref(v, &c, place.child(self.geo, i))?;
+                self.table_ref(v, &c, place.child(self.geo, i), budget)?;
             }
         }
         v.leave_table(r, &node);
         Flow::Continue(())
     }
 
-    fn map_ref<V: Visitor<'a>>(&self, v: &mut V, r: &MapRef, level: usize, first: u64) -> Flow {
+    fn map_ref<V: Visitor<'a>>(&self, v: &mut V, r: &MapRef, level: usize, first: u64, budget: &mut Budget) -> Flow {
         let checked = self.bounds.is_some();
         if r.location == 0 {
             if checked && *r != MapRef::default() {
@@ -320,6 +331,10 @@ impl<'a> Walk<'a> {
             return Flow::Continue(());
         }
         let fault = |problem| Fault { structure: Structure::FreeMap, sector: r.location, ids: None, problem };
+        if !budget.take() {
+            let _ = v.fault(fault(Problem::Check(OVER_BUDGET.into())));
+            return Flow::Break(());
+        }
         let page = match self.reader.page(r.location, Structure::FreeMap) {
             Ok(p) => p,
             Err(e) => return v.fault(fault(Problem::Read(e))),
@@ -339,7 +354,7 @@ impl<'a> Walk<'a> {
                     v.fault(fault(Problem::Check(format!("child {i} newer than its parent"))))?;
                     continue;
                 }
-                self.map_ref(v, &c, level - 1, child_first(first, i, span))?;
+                self.map_ref(v, &c, level - 1, child_first(first, i, span), budget)?;
             }
         }
         v.leave_map(r, level, first, page);
