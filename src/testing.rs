@@ -15,6 +15,10 @@ use crate::store::{Durability, Options, Store};
 /// Page size the harness uses: small pages make deep trees with few pages.
 pub const PAGE: usize = 1024;
 
+/// A commit with at least this many data pages writes them early, while it
+/// hashes them (as `txn::commit::place` does).
+const EARLY_WRITE_FROM: usize = 256;
+
 /// One step of a workload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
@@ -124,6 +128,29 @@ impl Model {
     fn latest(&self) -> (u64, Content) {
         let (v, c) = self.versions.last_key_value().expect("a version exists");
         (*v, c.clone())
+    }
+
+    /// After an operation failed under the injected fault: a failed grow leaves
+    /// the handle usable; a failed write or sync poisons it (refuses writers
+    /// with `NeedsReopen`), but for the early write of a large commit's data
+    /// pages (`large`), which touches only free space (SPEC.md section 9).
+    fn after_failure(&mut self, store: &Store<PAGE>, large: bool) -> Result<(), String> {
+        self.stats.failed_ops += 1;
+        let usable = match store.begin_write() {
+            Ok(_) => true,
+            Err(Error::NeedsReopen) => false,
+            Err(e) => return Err(format!("begin_write after the failure: {e}")),
+        };
+        match self.config.fault {
+            Some(Fault::FailGrow(_)) if !usable => return Err("a failed grow poisoned the handle".into()),
+            Some(Fault::FailWrite(_)) if usable && !large => {
+                return Err("a failed write left the handle usable".into());
+            }
+            Some(Fault::FailSync(_)) if usable => return Err("a failed sync left the handle usable".into()),
+            _ => {}
+        }
+        self.broken = !usable;
+        Ok(())
     }
 
     /// Cuts the power, reopens from the crash image and checks the recovered
@@ -299,9 +326,15 @@ pub fn run(ops: &[Op], config: RunConfig) -> Result<RunStats, String> {
                                 Ok(v) => {
                                     return Err(format!("commit returned {v}, expected v{next}"));
                                 }
-                                Err(_) if config.fault.is_some() => {
-                                    m.stats.failed_ops += 1;
-                                    m.broken = true;
+                                Err(e) if config.fault.is_some() => {
+                                    // Pages with an extent this commit writes (tags are unique
+                                    // to each write, so a changed nonzero tag is a written page).
+                                    let base = &m.versions[&base_version];
+                                    let data = m.in_flight.as_ref().map_or(0, |(_, c)| {
+                                        c.iter().filter(|&(id, t)| *t != 0 && base.get(id) != Some(t)).count()
+                                    });
+                                    m.after_failure(&store, data >= EARLY_WRITE_FROM)
+                                        .map_err(|s| format!("commit failed ({e}): {s}"))?;
                                 }
                                 Err(e) => {
                                     return Err(format!("commit failed without a fault: {e}"));
@@ -322,9 +355,8 @@ pub fn run(ops: &[Op], config: RunConfig) -> Result<RunStats, String> {
                             drop(txn.take());
                             match store.sync() {
                                 Ok(()) => m.durable_floor = m.latest().0,
-                                Err(_) if config.fault.is_some() => {
-                                    m.stats.failed_ops += 1;
-                                    m.broken = true;
+                                Err(e) if config.fault.is_some() => {
+                                    m.after_failure(&store, false).map_err(|s| format!("sync failed ({e}): {s}"))?;
                                 }
                                 Err(e) => return Err(format!("sync failed without a fault: {e}")),
                             }
@@ -339,14 +371,19 @@ pub fn run(ops: &[Op], config: RunConfig) -> Result<RunStats, String> {
                 check_content(reader, content).map_err(|e| format!("reader at {}: {e}", reader.version()))?;
             }
         }
+        // The power goes out while the store is open, its unsynced writes in
+        // flight: the old store is dropped only after the cut (its `Drop` sync
+        // then fails), so nothing makes them durable first.
         if let Some(pattern) = crash {
-            drop(store);
+            let old = store;
             store = m.crash_and_reopen(&mut ctl, pattern)?;
+            drop(old);
         }
     }
     m.stats.storage_ops = ctl.counts().ops;
-    drop(store);
+    let old = store;
     let store = m.crash_and_reopen(&mut ctl, config.final_crash)?;
+    drop(old);
     free_everything_and_check(&store)?;
     Ok(m.stats)
 }

@@ -60,6 +60,8 @@ struct State {
     bytes_written: u64,
     fault: Option<Fault>,
     powered_off: bool,
+    /// Bumped by [`CrashControl::kill`]: handles of an older generation are dead.
+    generation: u64,
 }
 
 /// Counts of operations seen by a [`CrashStorage`].
@@ -82,6 +84,8 @@ pub struct OpCounts {
 pub struct CrashStorage {
     live: MemoryStorage,
     state: Arc<Mutex<State>>,
+    /// The process generation this handle belongs to (see [`CrashControl::kill`]).
+    generation: u64,
 }
 
 /// The test's handle on a [`CrashStorage`]: it can schedule faults and build
@@ -114,8 +118,13 @@ impl CrashStorage {
             bytes_written: 0,
             fault: None,
             powered_off: false,
+            generation: 0,
         };
-        Ok(CrashStorage { live: MemoryStorage::from_bytes(image, capacity)?, state: Arc::new(Mutex::new(state)) })
+        Ok(CrashStorage {
+            live: MemoryStorage::from_bytes(image, capacity)?,
+            state: Arc::new(Mutex::new(state)),
+            generation: 0,
+        })
     }
 
     /// The handle for faults and crashes.
@@ -128,6 +137,9 @@ impl CrashStorage {
         let mut st = lock(&self.state);
         if st.powered_off {
             return Err(power_off());
+        }
+        if st.generation != self.generation {
+            return Err(io::Error::other("the process that held this handle was killed"));
         }
         let op = st.ops;
         st.ops += 1;
@@ -320,6 +332,21 @@ impl CrashControl {
             }
         }
         image
+    }
+
+    /// Kills the process now (no sync; the power stays on) and returns the
+    /// storage a new process opening the file would get: it sees every write so
+    /// far (they sit in the page cache), and shares this storage's durable image,
+    /// unsynced writes, counters and fault plan, so a later crash can still lose
+    /// the dead process's unsynced writes. The old handle is dead: every write,
+    /// grow or sync through it fails, so dropping its store syncs nothing.
+    pub fn kill(&self) -> io::Result<CrashStorage> {
+        // The live image is the durable one with every unsynced operation applied.
+        let image = self.crash_image(TearPattern::KeepAll);
+        let live = MemoryStorage::from_bytes(&image, self.capacity)?;
+        let mut st = lock(&self.state);
+        st.generation += 1;
+        Ok(CrashStorage { live, state: Arc::clone(&self.state), generation: st.generation })
     }
 
     /// Cuts the power now and returns the storage a reboot would find.
