@@ -115,14 +115,28 @@ proptest! {
 fn crash_eventual_never_reuses_space_an_unsynced_commit_freed() {
     use Op::*;
     let mut ops = vec![Alloc(6), Write(0, 1), Write(1, 1), Write(2, 1), Write(3, 1), Commit, Sync];
+    let mut ends = Vec::new();
     for round in 0..12u16 {
         ops.extend([Write(round % 4, 1), Write((round + 1) % 4, 1), Commit]);
+        ends.push(ops.len());
     }
     let patterns = (0..64u64).map(TearPattern::Seeded).chain([TearPattern::AllButFirstBytes(1536)]);
     for pattern in patterns {
         let config = RunConfig { durability: Durability::Eventual, fault: None, final_crash: pattern };
         if let Err(e) = run(&ops, config) {
             panic!("{pattern:?}: {e}");
+        }
+    }
+    // The whole workload's last commit crosses `eventual_sync_bytes` and is
+    // durable: cut the power after each round too, so that the cut finds
+    // commits that freed space and are not durable.
+    for &end in &ends {
+        let patterns = (0..8u64).map(TearPattern::Seeded).chain([TearPattern::AllButFirstBytes(1536)]);
+        for pattern in patterns {
+            let config = RunConfig { durability: Durability::Eventual, fault: None, final_crash: pattern };
+            if let Err(e) = run(&ops[..end], config) {
+                panic!("after {end} ops, {pattern:?}: {e}");
+            }
         }
     }
 }
@@ -347,19 +361,30 @@ fn crash_first_commit_clears_the_rejected_slot_before_writing() {
     drop(store);
 }
 
-/// Syncs issued by one large commit (64 pages), after a first small one,
+/// Syncs issued by the commit writing `second`, after one writing `first`,
 /// and the bytes it wrote, on a fresh store with these options.
-fn large_commit_syncs(durability: Durability, eventual_sync_bytes: u64, presync_bytes: u64) -> (u64, u64) {
+fn commit_syncs(
+    durability: Durability,
+    eventual_sync_bytes: u64,
+    presync_bytes: u64,
+    first: std::ops::Range<u64>,
+    second: std::ops::Range<u64>,
+) -> (u64, u64) {
     let disk = CrashStorage::new().unwrap();
     let ctl = disk.control();
     let opts = Options { durability, eventual_sync_bytes, presync_bytes, ..Options::default() };
     let store = Store::<PAGE>::create_on(disk, opts).unwrap();
     let mut versions = BTreeMap::new();
-    commit_tags(&store, &mut versions, 0..2, 1).unwrap();
+    commit_tags(&store, &mut versions, first, 1).unwrap();
     let before = ctl.counts();
-    commit_tags(&store, &mut versions, 2..66, 2).unwrap();
+    commit_tags(&store, &mut versions, second, 2).unwrap();
     let after = ctl.counts();
     (after.syncs - before.syncs, after.bytes_written - before.bytes_written)
+}
+
+/// The same for a large commit (64 pages) after a small one.
+fn large_commit_syncs(durability: Durability, eventual_sync_bytes: u64, presync_bytes: u64) -> (u64, u64) {
+    commit_syncs(durability, eventual_sync_bytes, presync_bytes, 0..2, 2..66)
 }
 
 /// The early sync of a large commit (SPEC.md section 9, two-sync protocol):
@@ -380,6 +405,14 @@ fn crash_large_durable_commits_sync_their_pages_before_the_root() {
         assert_eq!(large_commit_syncs(durability, eventual_sync, bytes + 1).0, 1, "{durability:?} below it");
         assert_eq!(large_commit_syncs(durability, eventual_sync, 1).0, 2, "{durability:?} far above");
     }
+    // A small commit past the frontier also writes zeros ahead of it
+    // (`prefill`): they are not its pages and do not count toward the bound.
+    let small = |presync| commit_syncs(Durability::Immediate, NEVER, presync, 0..64, 64..66);
+    let (syncs, written) = small(NEVER);
+    assert_eq!(syncs, 1);
+    assert!(written > 64 * PAGE as u64, "the small commit wrote zeros ahead ({written} bytes)");
+    assert_eq!(small(written - 512).0, 1, "zeros counted toward presync_bytes");
+    assert_eq!(small(1).0, 2);
     for presync in [1, 64 * PAGE as u64, NEVER] {
         assert_eq!(large_commit_syncs(Durability::Eventual, NEVER, presync).0, 0, "not durable, presync {presync}");
     }
