@@ -42,6 +42,10 @@ pub enum Op {
     Sync,
     /// Cut the power, reopen from the crash image (torn by this seed), check.
     Crash(u8),
+    /// The process dies without a sync; a new one reopens from the page cache
+    /// (every write so far visible, the unsynced ones still not durable), checks
+    /// and goes on.
+    Kill,
 }
 
 impl Op {
@@ -61,6 +65,7 @@ impl Op {
                     12 => Op::Abort,
                     13 => Op::Reader,
                     14 => Op::Sync,
+                    _ if c[2] & 1 == 1 => Op::Kill,
                     _ => Op::Crash(c[1]),
                 }
             })
@@ -151,6 +156,34 @@ impl Model {
         }
         self.broken = !usable;
         Ok(())
+    }
+
+    /// Kills the process (no sync), reopens from the page cache and checks that
+    /// the store holds the last acknowledged commit (or the one in flight) and
+    /// verifies clean. Nothing became durable: a later power cut may still go
+    /// back to any version since the durable floor.
+    fn kill_and_reopen(&mut self, ctl: &CrashControl) -> Result<Store<PAGE>, String> {
+        let disk = ctl.kill().map_err(|e| e.to_string())?;
+        let store =
+            Store::<PAGE>::open_on(disk, options(self.config.durability)).map_err(|e| format!("reopen failed: {e}"))?;
+        let v = store.version().get();
+        let (latest, _) = self.latest();
+        let expected = match &self.in_flight {
+            Some((fv, content)) if *fv == v => content.clone(),
+            _ if v == latest => self.versions[&v].clone(),
+            _ => return Err(format!("reopened after a kill at v{v}, not the last acknowledged v{latest}")),
+        };
+        let reader = store.begin_read().map_err(|e| e.to_string())?;
+        check_content(&reader, &expected).map_err(|e| format!("after kill, v{v}: {e}"))?;
+        drop(reader);
+        let report = store.verify().map_err(|e| e.to_string())?;
+        if !report.is_clean() {
+            return Err(format!("verify after kill found damage: {:?}", report.damage));
+        }
+        self.versions.insert(v, expected);
+        self.in_flight = None;
+        self.broken = false;
+        Ok(store)
     }
 
     /// Cuts the power, reopens from the crash image and checks the recovered
@@ -254,7 +287,11 @@ pub fn run(ops: &[Op], config: RunConfig) -> Result<RunStats, String> {
                     let op = ops[i];
                     i += 1;
                     if let Op::Crash(seed) = op {
-                        crash = Some(TearPattern::Seeded(seed as u64));
+                        crash = Some(Some(TearPattern::Seeded(seed as u64)));
+                        break;
+                    }
+                    if op == Op::Kill {
+                        crash = Some(None);
                         break;
                     }
                     let Some(w) = txn.as_mut() else { continue };
@@ -362,7 +399,7 @@ pub fn run(ops: &[Op], config: RunConfig) -> Result<RunStats, String> {
                             }
                             ended = true;
                         }
-                        Op::Crash(_) => unreachable!("handled above"),
+                        Op::Crash(_) | Op::Kill => unreachable!("handled above"),
                     }
                 }
             }
@@ -376,7 +413,10 @@ pub fn run(ops: &[Op], config: RunConfig) -> Result<RunStats, String> {
         // then fails), so nothing makes them durable first.
         if let Some(pattern) = crash {
             let old = store;
-            store = m.crash_and_reopen(&mut ctl, pattern)?;
+            store = match pattern {
+                Some(pattern) => m.crash_and_reopen(&mut ctl, pattern)?,
+                None => m.kill_and_reopen(&ctl)?,
+            };
             drop(old);
         }
     }

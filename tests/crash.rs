@@ -71,6 +71,7 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         1 => Just(Op::Reader),
         1 => Just(Op::Sync),
         1 => any::<u8>().prop_map(Op::Crash),
+        1 => Just(Op::Kill),
     ]
 }
 
