@@ -71,6 +71,7 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         1 => Just(Op::Reader),
         1 => Just(Op::Sync),
         1 => any::<u8>().prop_map(Op::Crash),
+        1 => Just(Op::Kill),
     ]
 }
 
@@ -115,14 +116,28 @@ proptest! {
 fn crash_eventual_never_reuses_space_an_unsynced_commit_freed() {
     use Op::*;
     let mut ops = vec![Alloc(6), Write(0, 1), Write(1, 1), Write(2, 1), Write(3, 1), Commit, Sync];
+    let mut ends = Vec::new();
     for round in 0..12u16 {
         ops.extend([Write(round % 4, 1), Write((round + 1) % 4, 1), Commit]);
+        ends.push(ops.len());
     }
     let patterns = (0..64u64).map(TearPattern::Seeded).chain([TearPattern::AllButFirstBytes(1536)]);
     for pattern in patterns {
         let config = RunConfig { durability: Durability::Eventual, fault: None, final_crash: pattern };
         if let Err(e) = run(&ops, config) {
             panic!("{pattern:?}: {e}");
+        }
+    }
+    // The whole workload's last commit crosses `eventual_sync_bytes` and is
+    // durable: cut the power after each round too, so that the cut finds
+    // commits that freed space and are not durable.
+    for &end in &ends {
+        let patterns = (0..8u64).map(TearPattern::Seeded).chain([TearPattern::AllButFirstBytes(1536)]);
+        for pattern in patterns {
+            let config = RunConfig { durability: Durability::Eventual, fault: None, final_crash: pattern };
+            if let Err(e) = run(&ops[..end], config) {
+                panic!("after {end} ops, {pattern:?}: {e}");
+            }
         }
     }
 }
@@ -136,5 +151,273 @@ fn crash_regression_ids_allocated_and_freed_deepen_the_table() {
     for durability in [Durability::Immediate, Durability::Eventual] {
         let config = RunConfig { durability, fault: Some(Fault::FailSync(4)), final_crash: TearPattern::KeepAll };
         run(&ops, config).unwrap();
+    }
+}
+
+// Power cuts while the store is open, a reopen from the page cache, and the
+// parts of recovery and commit the model runs cannot see (SPEC.md sections 9
+// and 10).
+
+use std::collections::BTreeMap;
+
+use mappedpages::storage::{CrashControl, CrashStorage};
+use mappedpages::testing::{Content, PAGE, check_content, page_bytes};
+use mappedpages::{Error, Options, PageId, Store};
+
+const CAPACITY: usize = 1 << 30;
+
+fn options(durability: Durability) -> Options {
+    Options { durability, eventual_sync_bytes: 64 << 20, ..Options::default() }
+}
+
+/// Writes `tag` over each of `ids` (allocating the ones past `next_id`) and
+/// commits. The new version's content goes into `versions` first: a commit
+/// that fails may still be what a crash recovers.
+fn commit_tags(
+    store: &Store<PAGE>,
+    versions: &mut BTreeMap<u64, Content>,
+    ids: std::ops::Range<u64>,
+    tag: u64,
+) -> Result<u64, Error> {
+    let mut content = versions.last_key_value().map(|(_, c)| c.clone()).unwrap_or_default();
+    let mut w = store.begin_write()?;
+    for id in ids {
+        if !content.contains_key(&id) {
+            assert_eq!(w.alloc()?.get(), id, "ids are handed out in order");
+        }
+        w.write(PageId::from_raw(id), &page_bytes(id, tag))?;
+        content.insert(id, tag);
+    }
+    let next = w.base_version().get() + 1;
+    versions.insert(next, content);
+    let v = w.commit()?.get();
+    assert_eq!(v, next);
+    Ok(v)
+}
+
+/// Reopens what `ctl`'s storage holds after a power cut with `pattern`, and
+/// checks that the version found is at least `floor`, holds exactly what that
+/// version held and verifies clean. Returns the store.
+fn reopen_after_cut(
+    ctl: &CrashControl,
+    pattern: TearPattern,
+    versions: &BTreeMap<u64, Content>,
+    floor: u64,
+) -> Result<Store<PAGE>, String> {
+    let disk = ctl.crash(pattern).map_err(|e| e.to_string())?;
+    let store = Store::<PAGE>::open_on(disk, options(Durability::Immediate)).map_err(|e| format!("reopen: {e}"))?;
+    let v = store.version().get();
+    if v < floor {
+        return Err(format!("recovered v{v}, older than the acknowledged durable v{floor}"));
+    }
+    let expected = versions.get(&v).ok_or(format!("recovered v{v}, never committed"))?;
+    check_content(&store.begin_read().map_err(|e| e.to_string())?, expected).map_err(|e| format!("v{v}: {e}"))?;
+    let report = store.verify().map_err(|e| e.to_string())?;
+    if !report.is_clean() {
+        return Err(format!("v{v} verifies with damage: {:?}", report.damage));
+    }
+    Ok(store)
+}
+
+/// What `settle` exists for (SPEC.md section 10 (b)): process A commits
+/// without making it durable (`Eventual`, or `Immediate` whose sync fails),
+/// dies; process B reopens from the page cache, where A's root is visible but
+/// not durable, and commits durably; the power goes out at each of B's storage
+/// operations. Whatever the tear, the reopened store holds a version that was
+/// committed (B's, once acknowledged) and verifies clean.
+#[test]
+fn crash_reopen_from_the_page_cache_then_power_cut() {
+    for a_durability in [Durability::Eventual, Durability::Immediate] {
+        let total = settle_case(a_durability, NO_CUT, TearPattern::KeepAll).unwrap();
+        assert!(total > 4, "B's commits issue storage operations");
+        for k in 0..=total {
+            for pattern in [
+                TearPattern::KeepAll,
+                TearPattern::DropAll,
+                TearPattern::AllButFirstBytes(1536),
+                TearPattern::Seeded(k),
+                TearPattern::Seeded(k ^ 0x5EED),
+            ] {
+                if let Err(e) = settle_case(a_durability, k, pattern) {
+                    panic!("A {a_durability:?}, cut at B's op {k} of {total}, {pattern:?}: {e}");
+                }
+            }
+        }
+    }
+}
+
+/// A cut that never comes.
+const NO_CUT: u64 = u64::MAX / 2;
+
+/// One run of the case above, the power cut at B's `k`-th storage operation
+/// (or after B's commits); returns how many B issued.
+fn settle_case(a_durability: Durability, k: u64, pattern: TearPattern) -> Result<u64, String> {
+    let disk = CrashStorage::new().map_err(|e| e.to_string())?;
+    let ctl = disk.control();
+    let mut versions = BTreeMap::from([(0, Content::new())]);
+    let a = Store::<PAGE>::create_on(disk, options(a_durability)).map_err(|e| e.to_string())?;
+    commit_tags(&a, &mut versions, 0..24, 1).map_err(|e| e.to_string())?;
+    a.sync().map_err(|e| e.to_string())?;
+    let durable = a.version().get();
+    // Commits that free what the durable root reaches, none of them durable.
+    if a_durability == Durability::Eventual {
+        commit_tags(&a, &mut versions, 0..12, 2).map_err(|e| e.to_string())?;
+        commit_tags(&a, &mut versions, 12..24, 3).map_err(|e| e.to_string())?;
+    } else {
+        // The commit's root is written, its sync fails: it is in the page cache only.
+        ctl.set_fault(Some(Fault::FailSync(ctl.counts().syncs)));
+        if commit_tags(&a, &mut versions, 0..24, 2).is_ok() {
+            return Err("the commit succeeded though its sync failed".into());
+        }
+    }
+    // A dies without a sync; B opens the same file and sees A's last root,
+    // unless that root's sync failed: a root whose sync failed is never
+    // trusted again (its slot is cleared through the cache, tests/fsyncgate.rs),
+    // so B opens the durable one.
+    let live = if a_durability == Durability::Eventual { *versions.last_key_value().unwrap().0 } else { durable };
+    let disk = ctl.kill().map_err(|e| e.to_string())?;
+    drop(a);
+    let b = Store::<PAGE>::open_on(disk, options(Durability::Immediate)).map_err(|e| format!("B's open: {e}"))?;
+    if b.version().get() != live {
+        return Err(format!("B opened v{}, not A's last root v{live}", b.version()));
+    }
+    let start = ctl.counts().ops;
+    ctl.set_fault(Some(Fault::PowerCutAt(start + k)));
+    // B rewrites everything, so its pages reuse space the durable root reaches.
+    let mut floor = durable;
+    for tag in [4, 5] {
+        match commit_tags(&b, &mut versions, 0..24, tag) {
+            Ok(v) => floor = v,
+            Err(_) if ctl.is_powered_off() => break,
+            Err(e) => return Err(format!("B's commit failed without a cut: {e}")),
+        }
+    }
+    let b_ops = ctl.counts().ops - start;
+    reopen_after_cut(&ctl, pattern, &versions, floor)?;
+    drop(b);
+    Ok(b_ops)
+}
+
+/// A store whose newest root (v2, slot 0) was written but one of its pages
+/// was damaged: opening it rejects that root and recovers v1 (slot 1).
+fn store_with_rejected_root() -> (CrashStorage, BTreeMap<u64, Content>) {
+    let disk = CrashStorage::new().unwrap();
+    let ctl = disk.control();
+    let mut versions = BTreeMap::from([(0, Content::new())]);
+    let store = Store::<PAGE>::create_on(disk, options(Durability::Eventual)).unwrap();
+    assert_eq!(commit_tags(&store, &mut versions, 0..8, 1).unwrap(), 1);
+    store.sync().unwrap();
+    assert_eq!(commit_tags(&store, &mut versions, 0..4, 2).unwrap(), 2);
+    versions.remove(&2);
+    let before = ctl.durable_image();
+    let mut image = ctl.crash_image(TearPattern::KeepAll);
+    // The first byte v2 changed past the root slots lies in one of its pages.
+    let at = (1536..image.len()).find(|&i| before.get(i).copied().unwrap_or(0) != image[i]).expect("v2 wrote pages");
+    image[at] ^= 0x40;
+    drop(store);
+    let disk = CrashStorage::from_image(&image, CAPACITY).unwrap();
+    (disk, versions)
+}
+
+/// `Store::rejected_root` (and `verify`) report the rejected root until a
+/// commit writes into its slot, and nothing after (SPEC.md section 10).
+#[test]
+fn crash_rejected_root_is_reported_until_a_commit_overwrites_its_slot() {
+    let (disk, mut versions) = store_with_rejected_root();
+    let store = Store::<PAGE>::open_on(disk, options(Durability::Immediate)).unwrap();
+    assert_eq!(store.version().get(), 1);
+    let rejected = store.rejected_root().expect("v2 is rejected");
+    assert_eq!((rejected.version.get(), rejected.slot), (2, 0));
+    assert_eq!(store.verify().unwrap().rejected_root, Some(rejected.clone()));
+    // A sync writes no slot: still reported.
+    store.sync().unwrap();
+    assert_eq!(store.rejected_root(), Some(rejected));
+    assert_eq!(commit_tags(&store, &mut versions, 0..2, 3).unwrap(), 2);
+    assert_eq!(store.rejected_root(), None);
+    assert_eq!(store.verify().unwrap().rejected_root, None);
+    assert_eq!(commit_tags(&store, &mut versions, 2..4, 4).unwrap(), 3);
+    assert_eq!(store.rejected_root(), None);
+    let report = store.verify().unwrap();
+    assert!(report.is_clean() && report.rejected_root.is_none(), "{report:?}");
+}
+
+/// The first commit after open zeroes a rejected root's slot and syncs before
+/// it writes anything else (SPEC.md section 10 (a)): when the power goes out
+/// right after that, the rejected root is gone from the disk.
+#[test]
+fn crash_first_commit_clears_the_rejected_slot_before_writing() {
+    let (disk, mut versions) = store_with_rejected_root();
+    let ctl = disk.control();
+    let store = Store::<PAGE>::open_on(disk, options(Durability::Immediate)).unwrap();
+    assert!(store.rejected_root().is_some());
+    // Settling is a write (the slot) and a sync; cut at the operation after.
+    let start = ctl.counts();
+    ctl.set_fault(Some(Fault::PowerCutAt(start.ops + 2)));
+    assert!(commit_tags(&store, &mut versions, 0..2, 3).is_err(), "the power went out during the commit");
+    assert_eq!(ctl.counts().syncs, start.syncs + 1, "settling synced once");
+    for pattern in [TearPattern::DropAll, TearPattern::KeepAll] {
+        let image = ctl.crash_image(pattern);
+        assert!(image[..1024].iter().skip(512).all(|&b| b == 0), "{pattern:?}: slot 0 still holds a root");
+        let reopened = reopen_after_cut(&ctl, pattern, &versions, 1).unwrap();
+        assert_eq!(reopened.version().get(), 1);
+        assert_eq!(reopened.rejected_root(), None, "{pattern:?}");
+    }
+    drop(store);
+}
+
+/// Syncs issued by the commit writing `second`, after one writing `first`,
+/// and the bytes it wrote, on a fresh store with these options.
+fn commit_syncs(
+    durability: Durability,
+    eventual_sync_bytes: u64,
+    presync_bytes: u64,
+    first: std::ops::Range<u64>,
+    second: std::ops::Range<u64>,
+) -> (u64, u64) {
+    let disk = CrashStorage::new().unwrap();
+    let ctl = disk.control();
+    let opts = Options { durability, eventual_sync_bytes, presync_bytes, ..Options::default() };
+    let store = Store::<PAGE>::create_on(disk, opts).unwrap();
+    let mut versions = BTreeMap::new();
+    commit_tags(&store, &mut versions, first, 1).unwrap();
+    let before = ctl.counts();
+    commit_tags(&store, &mut versions, second, 2).unwrap();
+    let after = ctl.counts();
+    (after.syncs - before.syncs, after.bytes_written - before.bytes_written)
+}
+
+/// The same for a large commit (64 pages) after a small one.
+fn large_commit_syncs(durability: Durability, eventual_sync_bytes: u64, presync_bytes: u64) -> (u64, u64) {
+    commit_syncs(durability, eventual_sync_bytes, presync_bytes, 0..2, 2..66)
+}
+
+/// The early sync of a large commit (SPEC.md section 9, two-sync protocol):
+/// a durable commit writing at least `presync_bytes` syncs its pages before
+/// its root, one below that syncs once, and a commit that is not durable
+/// (`Eventual` below `eventual_sync_bytes`) does not sync at all.
+#[test]
+fn crash_large_durable_commits_sync_their_pages_before_the_root() {
+    const NEVER: u64 = u64::MAX / 2;
+    // Durable: `Immediate`, or `Eventual` crossing `eventual_sync_bytes`.
+    for (durability, eventual_sync) in [(Durability::Immediate, NEVER), (Durability::Eventual, 1)] {
+        let (syncs, written) = large_commit_syncs(durability, eventual_sync, NEVER);
+        assert_eq!(syncs, 1, "{durability:?} without the early sync");
+        // The commit's own pages: everything it wrote but the root's sector.
+        let bytes = written - 512;
+        assert!(bytes >= 64 * PAGE as u64);
+        assert_eq!(large_commit_syncs(durability, eventual_sync, bytes), (2, written), "{durability:?} at the bound");
+        assert_eq!(large_commit_syncs(durability, eventual_sync, bytes + 1).0, 1, "{durability:?} below it");
+        assert_eq!(large_commit_syncs(durability, eventual_sync, 1).0, 2, "{durability:?} far above");
+    }
+    // A small commit past the frontier also writes zeros ahead of it
+    // (`prefill`): they are not its pages and do not count toward the bound.
+    let small = |presync| commit_syncs(Durability::Immediate, NEVER, presync, 0..64, 64..66);
+    let (syncs, written) = small(NEVER);
+    assert_eq!(syncs, 1);
+    assert!(written > 64 * PAGE as u64, "the small commit wrote zeros ahead ({written} bytes)");
+    assert_eq!(small(written - 512).0, 1, "zeros counted toward presync_bytes");
+    assert_eq!(small(1).0, 2);
+    for presync in [1, 64 * PAGE as u64, NEVER] {
+        assert_eq!(large_commit_syncs(Durability::Eventual, NEVER, presync).0, 0, "not durable, presync {presync}");
     }
 }

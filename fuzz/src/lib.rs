@@ -97,6 +97,7 @@ pub fn encode_op(op: Op) -> [u8; 3] {
         Op::Reader => [13, 0, 0],
         Op::Sync => [14, 0, 0],
         Op::Crash(seed) => [15, seed, 0],
+        Op::Kill => [15, 0, 1],
     }
 }
 

@@ -73,6 +73,8 @@ struct State {
     /// How many [`CrashStorage`] values are open on the live image (a store
     /// holds one), so that [`CrashControl::reopen`] refuses a second.
     open: usize,
+    /// Bumped by [`CrashControl::kill`]: handles of an older generation are dead.
+    generation: u64,
 }
 
 /// Counts of operations seen by a [`CrashStorage`].
@@ -95,6 +97,8 @@ pub struct OpCounts {
 pub struct CrashStorage {
     live: Arc<MemoryStorage>,
     state: Arc<Mutex<State>>,
+    /// The process generation this handle belongs to (see [`CrashControl::kill`]).
+    generation: u64,
 }
 
 /// The test's handle on a [`CrashStorage`]: it can schedule faults and build
@@ -129,10 +133,12 @@ impl CrashStorage {
             fault: None,
             powered_off: false,
             open: 1,
+            generation: 0,
         };
         Ok(CrashStorage {
             live: Arc::new(MemoryStorage::from_bytes(image, capacity)?),
             state: Arc::new(Mutex::new(state)),
+            generation: 0,
         })
     }
 
@@ -146,6 +152,9 @@ impl CrashStorage {
         let mut st = lock(&self.state);
         if st.powered_off {
             return Err(power_off());
+        }
+        if st.generation != self.generation {
+            return Err(io::Error::other("the process that held this handle was killed"));
         }
         let op = st.ops;
         st.ops += 1;
@@ -366,7 +375,21 @@ impl CrashControl {
             return Err(io::Error::new(io::ErrorKind::WouldBlock, "the storage is still open"));
         }
         st.open += 1;
-        Ok(CrashStorage { live: Arc::clone(&self.live), state: Arc::clone(&self.state) })
+        Ok(CrashStorage { live: Arc::clone(&self.live), state: Arc::clone(&self.state), generation: st.generation })
+    }
+
+    /// Kills the process now (no sync; the power stays on) and returns the
+    /// storage a new process opening the file would get: the same live image
+    /// (every write so far sits in the page cache, failed syncs' writes
+    /// included), durable image, unsynced writes, counters and fault plan, so a
+    /// later crash can still lose the dead process's unsynced writes. The old
+    /// handle is dead: every write, grow or sync through it fails, so dropping
+    /// its store syncs nothing.
+    pub fn kill(&self) -> io::Result<CrashStorage> {
+        let mut st = lock(&self.state);
+        st.generation += 1;
+        st.open += 1;
+        Ok(CrashStorage { live: Arc::clone(&self.live), state: Arc::clone(&self.state), generation: st.generation })
     }
 
     /// Cuts the power now and returns the storage a reboot would find.
