@@ -11,7 +11,9 @@ use crate::geometry::Geometry;
 use crate::options::Options;
 use crate::recovery::{RejectedRoot, SettleRecovery, recover};
 use crate::space::{AllocationStrategy, NextFit, PendingGroup};
-use crate::storage::{Pins, Quiet, Storage, copy_all};
+use crate::storage::{Pins, Storage};
+#[cfg(any(test, feature = "testing"))]
+use crate::storage::{Quiet, copy_all};
 use crate::versions::{history_held, summaries_from};
 
 /// What a writer needs between transactions.
@@ -167,6 +169,8 @@ impl Shared {
 
     /// A copy of the whole file, taken while nothing writes it: the writer
     /// slot stays locked meanwhile. `None` while a write transaction is open.
+    /// (Test tooling: `testing::image`.)
+    #[cfg(any(test, feature = "testing"))]
     pub fn image(&self) -> Option<Vec<u8>> {
         let slot = lock(&self.writer);
         let quiet = Quiet::writer_parked(&slot, slot.state.is_some() || !self.writable)?;

@@ -41,7 +41,9 @@ pub use crash::{CrashControl, CrashStorage, Fault, OpCounts, Rng, TearPattern};
 pub use file::{DEFAULT_RESERVE, FileMode, FileStorage};
 pub use memory::MemoryStorage;
 pub(crate) use pages::PageReader;
-pub(crate) use pin::{Hold, Pin, Pins, Quiet};
+#[cfg(any(test, feature = "testing"))]
+pub(crate) use pin::Quiet;
+pub(crate) use pin::{Hold, Pin, Pins};
 
 use std::io;
 use std::marker::PhantomData;
@@ -211,6 +213,7 @@ impl<'a> RawView<'a> {
 
 /// A copy of all of `storage`'s bytes, taken under `quiet`: proof that nothing
 /// writes the storage meanwhile.
+#[cfg(any(test, feature = "testing"))]
 pub(crate) fn copy_all(storage: &dyn Storage, quiet: Quiet<'_>) -> Vec<u8> {
     let _ = quiet;
     let view = storage.view();

@@ -24,6 +24,7 @@
 
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
+#[cfg(any(test, feature = "testing"))]
 use std::sync::MutexGuard;
 
 use super::Storage;
@@ -51,6 +52,7 @@ pub(crate) struct Pin<'a> {
 
 /// Proof, for `'a`, that nothing writes the storage at all.
 #[derive(Clone, Copy, Debug)]
+#[cfg(any(test, feature = "testing"))]
 pub(crate) struct Quiet<'a> {
     _parked: PhantomData<&'a ()>,
 }
@@ -96,6 +98,7 @@ impl<'a> Pin<'a> {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl<'a> Quiet<'a> {
     /// Quiet for as long as `slot`, the lock of the store's writer slot, is
     /// borrowed, when `parked`: the writer state is in the slot (no write
