@@ -130,6 +130,8 @@ fn check_candidate(
     root: &Root,
     zero_hash: Hash16,
 ) -> Result<(VecDeque<PendingGroup>, crate::versions::LoadedCatalog)> {
+    // Pages of this root lie in its data area.
+    let reader = &reader.within(geo.first_data_sector, root.file_len / SECTOR);
     let mut walker = Walker::new(*reader, geo, root, zero_hash, Mode::Recovery);
     walker.run();
     if let Some(e) = walker.into_error() {

@@ -324,6 +324,8 @@ mod shared_nodes {
                 root.map_depth = DEPTH;
             }
         }
+        // The appended nodes lie in the new root's data area.
+        root.file_len = image.len() as u64;
         let at = root_slot_offset(slot) as usize;
         image[at..at + 512].copy_from_slice(&root.encode());
         let other = root_slot_offset(1 - slot) as usize;

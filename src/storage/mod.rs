@@ -40,7 +40,7 @@ mod pin;
 pub use crash::{CrashControl, CrashStorage, Fault, OpCounts, Rng, TearPattern};
 pub use file::{DEFAULT_RESERVE, FileMode, FileStorage};
 pub use memory::MemoryStorage;
-pub(crate) use pages::PageReader;
+pub(crate) use pages::{PageReader, page_starts};
 #[cfg(any(test, feature = "testing"))]
 pub(crate) use pin::Quiet;
 pub(crate) use pin::{Hold, Pin, Pins};

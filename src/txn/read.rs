@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::format::Root;
+use crate::format::{Root, SECTOR};
 use crate::ids::{ContentHash, PageId, Version};
 use crate::shared::{Shared, lock};
-use crate::storage::{Hold, PageReader, RawView};
+use crate::storage::{Hold, PageReader, RawView, page_starts};
 use crate::table::{LiveIds, TableView, read_page};
 use crate::versions::At;
 
@@ -21,6 +21,8 @@ pub struct ReadTxn<'s, const PAGE_SIZE: usize> {
     /// The hold on `root.version` in the store's pin table.
     hold: Hold,
     view: RawView<'s>,
+    /// Where the root's pages may start (its data area, `page_starts`).
+    pages: (u64, u64),
 }
 
 impl<'s, const P: usize> ReadTxn<'s, P> {
@@ -75,13 +77,14 @@ impl<'s, const P: usize> ReadTxn<'s, P> {
         };
         // The file is at least as long as the root needs: commits grow it before
         // writing their root.
-        Ok(ReadTxn { shared, root, hold, view: shared.storage.view() })
+        let pages = page_starts(shared.geo.first_data_sector, root.file_len / SECTOR, P);
+        Ok(ReadTxn { shared, root, hold, view: shared.storage.view(), pages })
     }
 
     /// A reader of this version's pages: `self.root` is held until this
     /// transaction drops, and the storage outlives it (the store owns it).
     pub(crate) fn reader(&self) -> PageReader<'_> {
-        PageReader::new(self.view, P, self.hold.pin())
+        PageReader::new(self.view, P, self.hold.pin()).within_pages(self.pages)
     }
 
     fn table(&self) -> TableView<'_> {

@@ -4,9 +4,9 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::format::Root;
+use crate::format::{Root, SECTOR};
 use crate::shared::{Shared, WriterState, lock};
-use crate::storage::{Hold, PageReader, RawView};
+use crate::storage::{Hold, PageReader, RawView, page_starts};
 use crate::table::{TableView, read_page};
 use crate::versions::{HistoryWindow, VersionOp};
 
@@ -26,6 +26,8 @@ pub struct WriteTxn<'s, const PAGE_SIZE: usize> {
     /// this transaction reads it (its commit writes only free space).
     hold: Hold,
     pub(crate) view: RawView<'s>,
+    /// Where the base root's pages may start (its data area, `page_starts`).
+    page_bounds: (u64, u64),
     pub(crate) pages: BTreeMap<u64, Slot>,
     pub(crate) next_id: u64,
     hole_cursor: u64,
@@ -46,6 +48,7 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
             shared,
             hold,
             view: shared.storage.view(),
+            page_bounds: page_starts(shared.geo.first_data_sector, base.file_len / SECTOR, P),
             next_id: base.next_id,
             base,
             state: Some(state),
@@ -61,7 +64,7 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
 
     /// A reader of the base version's pages, under this transaction's hold.
     pub(crate) fn reader(&self) -> PageReader<'_> {
-        PageReader::new(self.view, P, self.hold.pin())
+        PageReader::new(self.view, P, self.hold.pin()).within_pages(self.page_bounds)
     }
 
     fn table(&self) -> TableView<'_> {
