@@ -35,6 +35,9 @@ pub(crate) struct WriterState {
     /// rejected root. The first commit clears that slot and syncs before it
     /// writes anything else.
     pub settle_before_write: Option<SettleRecovery>,
+    /// The first commit checks the file's structure first
+    /// (`Options::check_before_first_commit`); cleared once it passed.
+    pub check_before_write: bool,
     /// Where commits' pages go; taken by a commit while it places them.
     pub placement: Option<Box<dyn AllocationStrategy>>,
     /// The lowest byte no commit wrote since the store was opened: small
@@ -146,6 +149,7 @@ impl Shared {
             pending: r.pending,
             poisoned: false,
             settle_before_write: Some(r.settle),
+            check_before_write: options.check_before_first_commit,
             placement: Some(Box::new(NextFit::new(geo.first_data_sector))),
             frontier: None,
             durable_snapshots: r.snapshots.clone(),

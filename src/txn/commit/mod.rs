@@ -51,6 +51,12 @@ pub(crate) fn commit(
     if state.frontier.is_none() {
         state.frontier = Some(super::prefill::start(&*shared.storage, &shared.geo));
     }
+    if state.check_before_write {
+        if let Err(e) = crate::verify::check_before_write(reader, &shared.geo, base, shared.zero_hash) {
+            return (Err(e), state);
+        }
+        state.check_before_write = false;
+    }
     let mut strategy = state.placement.take().expect("the placement strategy is home between commits");
     let result = plan(shared, base, reader, changes, &state, &mut *strategy).and_then(|plan| {
         write_out::write_out(shared, &mut state, &plan)?;
