@@ -111,6 +111,10 @@ pub(crate) struct WriterSlot {
     /// The thread that began the open write transaction: `begin_write` from
     /// that thread would wait for itself, so it fails at once instead.
     pub holder: Option<std::thread::ThreadId>,
+    /// A commit panicked: the writer state went with it, so no write
+    /// transaction can begin again (the store must be reopened). Waiters are
+    /// woken to be told so instead of waiting forever.
+    pub lost: bool,
 }
 
 impl WriterSlot {
@@ -164,7 +168,7 @@ impl Shared {
             zero_page,
             zero_hash,
             published: Mutex::new(published),
-            writer: Mutex::new(WriterSlot { state: writer, waiting: 0, holder: None }),
+            writer: Mutex::new(WriterSlot { state: writer, waiting: 0, holder: None, lost: false }),
             writer_free: Condvar::new(),
             writable,
             rejected: Mutex::new(r.rejected),

@@ -99,3 +99,64 @@ fn snapshots_and_history_commit_with_the_transaction() {
         assert!(store.verify().unwrap().is_clean());
     });
 }
+
+/// A storage whose writes panic once `armed` is set (a bug in a `Storage`
+/// implementation, or a panic anywhere inside a commit).
+struct Panicking {
+    inner: MemoryStorage,
+    armed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+// SAFETY: every view is the inner storage's, borrowed through `self`, and its
+// bytes change only through the inner `write`, which only ours calls.
+unsafe impl mappedpages::storage::Storage for Panicking {
+    fn len(&self) -> u64 {
+        self.inner.len()
+    }
+    fn grow(&self, new_len: u64) -> std::io::Result<()> {
+        self.inner.grow(new_len)
+    }
+    fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        assert!(!self.armed.load(std::sync::atomic::Ordering::Relaxed), "a write panicked");
+        self.inner.write(offset, data)
+    }
+    fn sync(&self) -> std::io::Result<()> {
+        self.inner.sync()
+    }
+    fn view(&self) -> mappedpages::storage::RawView<'_> {
+        self.inner.view()
+    }
+}
+
+/// A commit that panics takes the writer state with it: later `begin_write`s
+/// (on this thread and on others, waiting or not) get `Error::NeedsReopen`
+/// instead of waiting forever, and readers go on.
+#[test]
+fn a_commit_that_panics_leaves_no_writer_waiting_forever() {
+    within_deadline("begin_write after a panicked commit", || {
+        let armed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let storage = Panicking { inner: MemoryStorage::new().unwrap(), armed: std::sync::Arc::clone(&armed) };
+        let store = std::sync::Arc::new(Store::<P>::create_on(storage, Options::default()).unwrap());
+        let mut w = store.begin_write().unwrap();
+        let id = w.alloc().unwrap();
+        w.page_mut(id).unwrap().fill(1);
+        w.commit().unwrap();
+
+        let mut w = store.begin_write().unwrap();
+        // A second thread waits for the writer meanwhile.
+        let waiter = {
+            let store = std::sync::Arc::clone(&store);
+            std::thread::spawn(move || store.begin_write().map(drop))
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        w.page_mut(id).unwrap().fill(2);
+        armed.store(true, std::sync::atomic::Ordering::Relaxed);
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || w.commit()));
+        assert!(panicked.is_err(), "the commit did not panic");
+        armed.store(false, std::sync::atomic::Ordering::Relaxed);
+        assert!(matches!(waiter.join().unwrap(), Err(Error::NeedsReopen)));
+        assert!(matches!(store.begin_write().map(drop), Err(Error::NeedsReopen)));
+        assert!(matches!(store.try_begin_write().map(drop), Err(Error::NeedsReopen)));
+        assert_eq!(store.begin_read().unwrap().page(id).unwrap()[0], 1, "readers see the last commit");
+    });
+}

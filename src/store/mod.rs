@@ -169,6 +169,9 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
                 drop(slot);
                 return WriteTxn::new(&self.shared, state);
             }
+            if slot.lost {
+                return Err(Error::NeedsReopen);
+            }
             if slot.holder == Some(std::thread::current().id()) {
                 return Err(Error::WouldDeadlock);
             }
@@ -184,7 +187,12 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
         if !self.shared.writable {
             return Err(Error::ReadOnly);
         }
-        let state = lock(&self.shared.writer).take().ok_or(Error::WriteInProgress)?;
+        let mut slot = lock(&self.shared.writer);
+        if slot.lost {
+            return Err(Error::NeedsReopen);
+        }
+        let state = slot.take().ok_or(Error::WriteInProgress)?;
+        drop(slot);
         WriteTxn::new(&self.shared, state)
     }
 

@@ -267,12 +267,19 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
 impl<const P: usize> Drop for WriteTxn<'_, P> {
     fn drop(&mut self) {
         lock(&self.shared.published).pins.release(&self.hold);
-        if let Some(state) = self.state.take() {
-            let mut slot = lock(&self.shared.writer);
-            slot.state = Some(state);
-            slot.holder = None;
-            if slot.waiting > 0 {
-                self.shared.writer_free.notify_one();
+        let mut slot = lock(&self.shared.writer);
+        slot.holder = None;
+        match self.state.take() {
+            Some(state) => {
+                slot.state = Some(state);
+                if slot.waiting > 0 {
+                    self.shared.writer_free.notify_one();
+                }
+            }
+            // Only a commit that panicked leaves no state to hand back.
+            None => {
+                slot.lost = true;
+                self.shared.writer_free.notify_all();
             }
         }
     }
