@@ -606,3 +606,22 @@ pub fn fill_pattern(out: &mut [u8], seed: u64) {
         chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
     }
 }
+
+/// The newest root in a store file `image` (page size `page_size`) and its
+/// slot, for tests that craft files: panics when neither slot decodes to one.
+pub fn newest_root(image: &[u8], page_size: usize) -> (usize, crate::format::Root) {
+    (0..2)
+        .filter_map(|slot| {
+            let at = crate::format::root_slot_offset(slot) as usize;
+            let bytes = image.get(at..at + crate::format::SECTOR as usize)?;
+            crate::format::Root::decode(bytes, page_size, at as u64).ok().flatten().map(|r| (slot, r))
+        })
+        .max_by_key(|(_, r)| r.version)
+        .expect("a valid root in the image")
+}
+
+/// Writes `root` into `slot` of a store file `image`, its checksum resealed.
+pub fn write_root(image: &mut [u8], slot: usize, root: &crate::format::Root) {
+    let at = crate::format::root_slot_offset(slot) as usize;
+    image[at..at + crate::format::SECTOR as usize].copy_from_slice(&root.encode());
+}

@@ -5,7 +5,8 @@
 //! default): the commit is refused with a typed error and the reader's bytes
 //! stay as they were.
 
-use mappedpages::format::{MapNode, NODE_HEADER, Root, hash16, root_slot_offset};
+use mappedpages::format::{MapNode, NODE_HEADER, hash16};
+use mappedpages::testing::{newest_root, write_root};
 use mappedpages::{Error, Options, Store};
 
 const P: usize = 4096;
@@ -29,13 +30,7 @@ fn lying_free_map(path: &std::path::Path) -> (Vec<u8>, mappedpages::PageId) {
         id0 = ids[0];
     }
     let mut file = std::fs::read(path).unwrap();
-    let roots: Vec<(usize, Root)> = (0..2)
-        .filter_map(|slot| {
-            let at = root_slot_offset(slot) as usize;
-            Root::decode(&file[at..at + 512], P, at as u64).unwrap().map(|r| (slot, r))
-        })
-        .collect();
-    let (slot, mut root) = roots.into_iter().max_by_key(|(_, r)| r.version).unwrap();
+    let (slot, mut root) = newest_root(&file, P);
     assert_eq!((root.version, root.map_depth, root.table_depth), (2, 1, 1), "one leaf each");
     // id 0's extent, from the table leaf.
     let leaf = (root.table.location * 512) as usize;
@@ -53,8 +48,7 @@ fn lying_free_map(path: &std::path::Path) -> (Vec<u8>, mappedpages::PageId) {
     }
     root.map.free += spp;
     root.map.checksum = hash16(&file[map..map + P]);
-    let at = root_slot_offset(slot) as usize;
-    file[at..at + 512].copy_from_slice(&root.encode());
+    write_root(&mut file, slot, &root);
     (file, id0)
 }
 

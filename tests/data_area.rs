@@ -5,7 +5,8 @@
 //! free). Each file here is crafted with checksums resealed, and with the
 //! bad entry born before what recovery rechecks, so that open accepts it.
 
-use mappedpages::format::{NODE_HEADER, Root, hash16, root_slot_offset};
+use mappedpages::format::{NODE_HEADER, hash16};
+use mappedpages::testing::{newest_root, write_root};
 use mappedpages::{Error, PageId, Store};
 
 /// A store at `path` with ids 0 and 1 written at version 1 and id 1 written
@@ -26,20 +27,13 @@ fn two_versions<const P: usize>(path: &std::path::Path) -> (PageId, PageId) {
 /// Points id 0's entry in the newest root's leaf at `location` and reseals
 /// the leaf's checksum in the root.
 fn point_id0_at<const P: usize>(file: &mut [u8], location: u64) {
-    let roots: Vec<(usize, Root)> = (0..2)
-        .filter_map(|slot| {
-            let at = root_slot_offset(slot) as usize;
-            Root::decode(&file[at..at + 512], P, at as u64).unwrap().map(|r| (slot, r))
-        })
-        .collect();
-    let (slot, mut root) = roots.into_iter().max_by_key(|(_, r)| r.version).unwrap();
+    let (slot, mut root) = newest_root(file, P);
     assert_eq!((root.version, root.table_depth), (2, 1));
     let leaf = (root.table.location * 512) as usize;
     let entry = leaf + NODE_HEADER;
     file[entry..entry + 8].copy_from_slice(&location.to_le_bytes());
     root.table.checksum = hash16(&file[leaf..leaf + P]);
-    let at = root_slot_offset(slot) as usize;
-    file[at..at + 512].copy_from_slice(&root.encode());
+    write_root(file, slot, &root);
 }
 
 /// At 1 KiB pages the second root slot lies in the file's second page: an

@@ -1,7 +1,7 @@
 //! The edges of the number space: what a store does when it runs out of
 //! version numbers.
 
-use mappedpages::format::{Root, root_slot_offset};
+use mappedpages::testing::{newest_root, write_root};
 use mappedpages::{Error, Store};
 
 const P: usize = 4096;
@@ -10,11 +10,11 @@ const P: usize = 4096;
 /// with its version set to `version`, checksum resealed.
 fn set_root_version(path: &std::path::Path, slot: usize, version: u64) {
     let mut file = std::fs::read(path).unwrap();
-    let at = root_slot_offset(slot) as usize;
-    let mut root = Root::decode(&file[at..at + 512], P, at as u64).unwrap().expect("a root in the slot");
+    let (newest, mut root) = newest_root(&file, P);
+    assert_eq!(newest, slot);
     root.version = version;
     root.history_start = version;
-    file[at..at + 512].copy_from_slice(&root.encode());
+    write_root(&mut file, slot, &root);
     std::fs::write(path, file).unwrap();
 }
 

@@ -367,7 +367,8 @@ proptest! {
 /// refuses to copy it instead of writing a copy that does not verify.
 #[test]
 fn export_refuses_a_version_with_a_damaged_zero_entry() {
-    use mappedpages::format::{NODE_HEADER, Root, hash16, root_slot_offset};
+    use mappedpages::format::{NODE_HEADER, hash16};
+    use mappedpages::testing::{newest_root, write_root};
     const P4: usize = 4096;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.db");
@@ -383,15 +384,13 @@ fn export_refuses_a_version_with_a_damaged_zero_entry() {
         w.commit().unwrap();
     }
     let mut file = std::fs::read(&path).unwrap();
-    let slot = 0; // versions 0, 1, 2 went to slots 0, 1, 0
-    let at = root_slot_offset(slot) as usize;
-    let mut root = Root::decode(&file[at..at + 512], P4, at as u64).unwrap().unwrap();
+    let (slot, mut root) = newest_root(&file, P4);
     assert_eq!((root.version, root.table_depth), (2, 1));
     let leaf = (root.table.location * 512) as usize;
     let entry = leaf + NODE_HEADER + 48; // id 1
     file[entry + 8..entry + 12].copy_from_slice(&7u32.to_le_bytes());
     root.table.checksum = hash16(&file[leaf..leaf + P4]);
-    file[at..at + 512].copy_from_slice(&root.encode());
+    write_root(&mut file, slot, &root);
     std::fs::write(&path, &file).unwrap();
 
     let store = Store::<P4>::open(&path).unwrap();
@@ -409,7 +408,8 @@ fn export_refuses_a_version_with_a_damaged_zero_entry() {
 /// Verify reports it too.
 #[test]
 fn a_deadlist_record_freed_after_its_page_is_refused_not_carried() {
-    use mappedpages::format::{CatalogPage, NODE_HEADER, PendingPage, RECORDS_AT, Root, hash16, root_slot_offset};
+    use mappedpages::format::{CatalogPage, NODE_HEADER, PendingPage, RECORDS_AT, hash16};
+    use mappedpages::testing::{newest_root, write_root};
     const P4: usize = 4096;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.db");
@@ -430,14 +430,7 @@ fn a_deadlist_record_freed_after_its_page_is_refused_not_carried() {
         assert_eq!(store.snapshots().unwrap()[0].name, "s");
     }
     let mut file = std::fs::read(&path).unwrap();
-    // The newest root: the slot with the higher version.
-    let roots: Vec<(usize, Root)> = (0..2)
-        .map(|slot| {
-            let at = root_slot_offset(slot) as usize;
-            (slot, Root::decode(&file[at..at + 512], P4, at as u64).unwrap().unwrap())
-        })
-        .collect();
-    let (slot, mut root) = roots.into_iter().max_by_key(|(_, r)| r.version).unwrap();
+    let (slot, mut root) = newest_root(&file, P4);
     let catalog_at = (root.catalog.location * 512) as usize;
     let entry = CatalogPage::entry(&file[catalog_at..catalog_at + P4], 0).unwrap();
     assert_eq!(entry.name, "s");
@@ -453,8 +446,7 @@ fn a_deadlist_record_freed_after_its_page_is_refused_not_carried() {
     let link_sum_at = catalog_at + NODE_HEADER + 168 + 16;
     file[link_sum_at..link_sum_at + 16].copy_from_slice(&dead_sum);
     root.catalog.checksum = hash16(&file[catalog_at..catalog_at + P4]);
-    let at = root_slot_offset(slot) as usize;
-    file[at..at + 512].copy_from_slice(&root.encode());
+    write_root(&mut file, slot, &root);
     std::fs::write(&path, &file).unwrap();
 
     let store = Store::<P4>::open(&path).unwrap();

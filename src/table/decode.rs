@@ -28,6 +28,15 @@ pub(crate) enum Check {
     Full { zero_hash: Hash16 },
 }
 
+impl Check {
+    /// What a page read checks: the content hash with `verify_reads`
+    /// (`Options::verify_reads`), else nothing beyond finding the bytes.
+    #[inline]
+    pub(crate) fn for_reads(verify_reads: bool) -> Check {
+        if verify_reads { Check::Content } else { Check::Trust }
+    }
+}
+
 /// Why [`page_bytes`] gave no bytes. Callers word it (reads name the page in
 /// an [`Error`], verify files a damage report).
 #[derive(Debug)]
@@ -87,29 +96,17 @@ pub(crate) fn page_bytes<'a>(
 }
 
 /// [`page_bytes`] for a read of page `id`: the fault as the [`Error`] a reader
-/// gets. `check` hashes the bytes ([`Check::Content`]).
+/// gets. Reads check as [`Check::for_reads`] says; export, which must not
+/// carry damage into its copy, checks [`Check::Full`].
 #[inline]
 pub(crate) fn read_page<'a>(
     reader: &PageReader<'a>,
     zero_page: &'a [u8],
     e: &Entry,
     id: u64,
-    check: bool,
+    check: Check,
 ) -> Result<&'a [u8]> {
-    let check = if check { Check::Content } else { Check::Trust };
     page_bytes(reader, zero_page, e, check).map_err(|fault| read_error(fault, e, id))
-}
-
-/// [`page_bytes`] with every check an entry promises ([`Check::Full`]), for a
-/// copy that must not carry damage over (export): the fault as an [`Error`].
-pub(crate) fn read_page_checked<'a>(
-    reader: &PageReader<'a>,
-    zero_page: &'a [u8],
-    zero_hash: Hash16,
-    e: &Entry,
-    id: u64,
-) -> Result<&'a [u8]> {
-    page_bytes(reader, zero_page, e, Check::Full { zero_hash }).map_err(|fault| read_error(fault, e, id))
 }
 
 #[cold]

@@ -12,7 +12,7 @@ mod node;
 mod view;
 
 pub(crate) use content::{ContentSummary, internal_content, leaf_content};
-pub(crate) use decode::{Check, PageFault, page_bytes, read_page, read_page_checked};
+pub(crate) use decode::{Check, PageFault, page_bytes, read_page};
 pub(crate) use dense::{DenseTable, build_dense};
 pub use iter::LiveIds;
 pub(crate) use node::{Node, Place, check_header, read_node};

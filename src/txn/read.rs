@@ -7,7 +7,7 @@ use crate::format::{Root, SECTOR};
 use crate::ids::{ContentHash, PageId, Version};
 use crate::shared::{Shared, lock};
 use crate::storage::{Hold, PageReader, RawView, page_starts};
-use crate::table::{LiveIds, TableView, read_page};
+use crate::table::{Check, LiveIds, TableView, read_page};
 use crate::versions::At;
 
 /// A consistent view of one committed version.
@@ -104,7 +104,13 @@ impl<'s, const P: usize> ReadTxn<'s, P> {
     /// The bytes of page `id` (`PAGE_SIZE` of them), without copying.
     pub fn page(&self, id: PageId) -> Result<&[u8]> {
         let entry = self.table().entry(id.get())?;
-        read_page(&self.reader(), &self.shared.zero_page, &entry, id.get(), self.shared.options.verify_reads)
+        read_page(
+            &self.reader(),
+            &self.shared.zero_page,
+            &entry,
+            id.get(),
+            Check::for_reads(self.shared.options.verify_reads),
+        )
     }
 
     /// True when `id` is allocated in this version.

@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::format::{Root, SECTOR};
 use crate::shared::{Shared, WriterState, lock};
 use crate::storage::{Hold, PageReader, RawView, page_starts};
-use crate::table::{TableView, read_page};
+use crate::table::{Check, TableView, read_page};
 use crate::versions::{HistoryWindow, VersionOp};
 
 use super::changes::{Changes, Slot};
@@ -164,7 +164,13 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
             Some(Slot::New(Some(b)) | Slot::Changed(b)) => Ok(b),
             None => {
                 let e = self.table().entry(id.get())?;
-                read_page(&self.reader(), &self.shared.zero_page, &e, id.get(), self.shared.options.verify_reads)
+                read_page(
+                    &self.reader(),
+                    &self.shared.zero_page,
+                    &e,
+                    id.get(),
+                    Check::for_reads(self.shared.options.verify_reads),
+                )
             }
         }
     }

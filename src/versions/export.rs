@@ -14,7 +14,7 @@ use crate::format::{Entry, Hash16, Header, Root, SECTOR, hash16, meta_pages, roo
 use crate::geometry::Geometry;
 use crate::ids::{ContentHash, PageId, Version};
 use crate::storage::{FileMode, FileStorage, PageReader, Storage};
-use crate::table::{DenseTable, build_dense, read_page_checked};
+use crate::table::{Check, DenseTable, build_dense, read_page};
 use crate::walk::{Fault, Flow, Prune, Visitor, Walk};
 
 /// What [`Store::export`](crate::Store::export) wrote.
@@ -141,7 +141,7 @@ impl<'a> Visitor<'a> for LiveEntries<'a> {
         }
         let mut e = *e;
         // Every check the entry promises: a copy must not carry damage over.
-        let bytes = match read_page_checked(&self.reader, self.zero_page, self.zero_hash, &e, id) {
+        let bytes = match read_page(&self.reader, self.zero_page, &e, id, Check::Full { zero_hash: self.zero_hash }) {
             Ok(bytes) => bytes,
             Err(err) => {
                 self.error = Some(err);
