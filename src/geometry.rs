@@ -1,7 +1,7 @@
 //! Sizes that follow from the page size: fanouts and the ids or sectors a node
 //! at each level covers.
 
-use crate::format::{Extent, MapNode, SECTOR, TableNode, meta_pages};
+use crate::format::{Extent, Layout, MapNode, SECTOR, TableNode};
 use crate::storage::PageReader;
 
 /// Deepest tree built or read.
@@ -20,12 +20,14 @@ pub(crate) struct Geometry {
     pub map_fanout: u64,
     /// Sectors covered by a free-map node at each level (saturating).
     pub sector_cover: [u64; MAX_LEVELS],
+    /// Where the header and root slots lie (the file's format version).
+    pub layout: Layout,
     /// First sector after the header and root slots.
     pub first_data_sector: u64,
 }
 
 impl Geometry {
-    pub fn new(page_size: usize) -> Geometry {
+    pub fn new(page_size: usize, layout: Layout) -> Geometry {
         let leaf_fanout = TableNode::leaf_fanout(page_size);
         let internal_fanout = TableNode::internal_fanout(page_size);
         let map_fanout = MapNode::fanout(page_size);
@@ -46,7 +48,8 @@ impl Geometry {
             id_cover,
             map_fanout,
             sector_cover,
-            first_data_sector: meta_pages(page_size) * spp,
+            layout,
+            first_data_sector: layout.meta_pages(page_size) * spp,
         }
     }
 
@@ -54,6 +57,25 @@ impl Geometry {
     /// whole page is `spp` sectors at a page boundary.
     pub const fn page(&self, location: u64) -> Extent {
         Extent::page(location, self.spp)
+    }
+
+    /// Byte offset of root slot `slot` (0 or 1).
+    pub const fn root_slot_offset(&self, slot: usize) -> u64 {
+        self.layout.root_slot_offset(slot)
+    }
+
+    /// Bytes of the meta area: the header, the root slots and the zeros
+    /// around them, in whole pages.
+    pub const fn meta_len(&self) -> u64 {
+        self.first_data_sector * SECTOR
+    }
+
+    /// Decodes root slot `slot` as `reader` maps it (`Ok(None)`: never written).
+    pub fn decode_root(&self, reader: &PageReader<'_>, slot: usize) -> crate::Result<Option<crate::format::Root>> {
+        let offset = self.root_slot_offset(slot);
+        reader
+            .bytes(offset / SECTOR, SECTOR as usize, crate::Structure::Root)
+            .and_then(|b| crate::format::Root::decode(b, self.page_size, self.layout, offset))
     }
 
     /// Table depth needed for ids below `next_id` (0 for none).

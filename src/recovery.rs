@@ -4,25 +4,31 @@
 use std::collections::VecDeque;
 
 use crate::error::{Error, Result, Structure};
-use crate::format::{CatalogEntry, Hash16, Header, Root, SECTOR, root_slot_offset};
+use crate::format::{CatalogEntry, Hash16, Header, Root, SECTOR};
 use crate::geometry::Geometry;
 use crate::ids::Version;
+use crate::shared::RootSlots;
 use crate::space::{PendingGroup, load_chain};
 use crate::storage::{PageReader, Pin, Storage};
 use crate::verify::{Mode, Walker};
 use crate::versions::load_catalog;
 
-/// A root that was newer than the one recovered but failed its checks at open.
+/// A root slot passed over at open: it held a root newer than the one
+/// recovered that failed its checks, or a record that does not decode (torn or
+/// damaged; `version` is then `None`).
 ///
-/// After a crash during a commit this is expected: the commit's pages did not
-/// all reach the disk. On a store that was closed cleanly it means that pages of
-/// the newest commit were damaged after they were written, and that commit was
-/// rolled back. Either way [`Store::verify`](crate::Store::verify) reports it until the next commit
-/// overwrites the slot.
+/// After a crash during a commit this is expected: the commit's pages, or its
+/// root record, did not all reach the disk. On a store that was closed cleanly
+/// it means that the newest commit's pages or a root record were damaged after
+/// they were written (a damaged newest root rolls its commit back). Either way
+/// [`Store::rejected_root`](crate::Store::rejected_root) and
+/// [`Store::verify`](crate::Store::verify) report it, the same way, until the
+/// next commit clears or overwrites the slot.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RejectedRoot {
-    /// The version it would have opened.
-    pub version: Version,
+    /// The version it would have opened; `None` when the slot's record does
+    /// not decode.
+    pub version: Option<Version>,
     /// Its slot (0 or 1).
     pub slot: usize,
     /// The first check it failed.
@@ -32,13 +38,16 @@ pub struct RejectedRoot {
 /// What the first commit after open does before writing.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct SettleRecovery {
-    /// Slot to zero: it holds a root newer than the recovered one, or garbage.
+    /// Root slot to zero: it holds a root newer than the recovered one, or
+    /// garbage.
     pub clear_slot: Option<usize>,
 }
 
 /// What recovery found: the root to open and what a writer needs of it.
 pub(crate) struct Recovered {
     pub header: Header,
+    /// Sizes for the page size and the header's format version.
+    pub geo: Geometry,
     pub root: Root,
     /// The slot holding `root`.
     pub slot: usize,
@@ -56,11 +65,10 @@ pub(crate) struct Recovered {
 /// Reads the header and picks the newest root that passes recovery's checks;
 /// loads its pending list and catalog (both as small as what is pinned, never
 /// the data). The storage is borrowed mutably: nothing writes it meanwhile.
-pub(crate) fn recover(storage: &mut dyn Storage, geo: &Geometry, zero_hash: Hash16) -> Result<Recovered> {
-    let page_size = geo.page_size;
+pub(crate) fn recover(storage: &mut dyn Storage, page_size: usize, zero_hash: Hash16) -> Result<Recovered> {
     let len = storage.len();
-    if len < 3 * SECTOR {
-        return Err(Error::UnsupportedFormat(format!("file is {len} bytes, shorter than the header and roots")));
+    if len < SECTOR {
+        return Err(Error::UnsupportedFormat(format!("file is {len} bytes, shorter than a header")));
     }
     let (pin, storage) = Pin::exclusive(storage);
     let reader = PageReader::new(storage.view(), page_size, pin);
@@ -68,20 +76,20 @@ pub(crate) fn recover(storage: &mut dyn Storage, geo: &Geometry, zero_hash: Hash
     if header.page_size as usize != page_size {
         return Err(Error::PageSizeMismatch { on_disk: header.page_size, expected: page_size as u32 });
     }
+    let geo = &Geometry::new(page_size, header.layout());
+    if len < geo.layout.meta_bytes() {
+        return Err(Error::UnsupportedFormat(format!("file is {len} bytes, shorter than the header and roots")));
+    }
     let mut candidates = Vec::new();
     let mut rejected = Vec::new();
-    let mut garbage = [false; 2];
+    let mut garbage: [Option<String>; 2] = [None, None];
     for (slot, garbage) in garbage.iter_mut().enumerate() {
-        let offset = root_slot_offset(slot);
-        match reader
-            .bytes(offset / SECTOR, SECTOR as usize, Structure::Root)
-            .and_then(|b| Root::decode(b, page_size, offset))
-        {
+        match geo.decode_root(&reader, slot) {
             Ok(Some(root)) => candidates.push((root, slot)),
             Ok(None) => rejected.push(format!("slot {slot}: empty")),
             Err(e) => {
-                *garbage = true;
                 rejected.push(format!("slot {slot}: {e}"));
+                *garbage = Some(e.to_string());
             }
         }
     }
@@ -98,7 +106,7 @@ pub(crate) fn recover(storage: &mut dyn Storage, geo: &Geometry, zero_hash: Hash
                 rejected.push(format!("slot {slot} (version {}): {e}", root.version));
                 if newest_rejected.is_none() {
                     newest_rejected =
-                        Some(RejectedRoot { version: Version(root.version), slot, reason: e.to_string() });
+                        Some(RejectedRoot { version: Some(Version(root.version)), slot, reason: e.to_string() });
                 }
             }
         }
@@ -107,16 +115,19 @@ pub(crate) fn recover(storage: &mut dyn Storage, geo: &Geometry, zero_hash: Hash
         return Err(Error::NoValidRoot { detail: rejected.join("; ") });
     };
     let other = 1 - slot;
-    let newer_rejected = slot_version(&reader, page_size, other).is_some_and(|v| v > root.version);
-    let clear_slot = (garbage[other] || newer_rejected).then_some(other);
+    let newer_rejected = newest_rejected.filter(|r: &RejectedRoot| r.version.is_some_and(|v| v.get() > root.version));
+    let garbled = garbage[other].take().map(|reason| RejectedRoot { version: None, slot: other, reason });
+    let rejected = newer_rejected.or(garbled);
+    let clear_slot = rejected.is_some().then_some(other);
     Ok(Recovered {
         header,
+        geo: geo.clone(),
         root,
         slot,
         pending,
         snapshots,
         catalog_pages,
-        rejected: newest_rejected.filter(|r: &RejectedRoot| r.version.get() > root.version),
+        rejected,
         settle: SettleRecovery { clear_slot },
     })
 }
@@ -151,28 +162,21 @@ fn check_candidate(
     Ok((pending, catalog))
 }
 
-/// The version of the root in `slot`, if it decodes.
-fn slot_version(reader: &PageReader<'_>, page_size: usize, slot: usize) -> Option<u64> {
-    let offset = root_slot_offset(slot);
-    reader
-        .bytes(offset / SECTOR, SECTOR as usize, Structure::Root)
-        .ok()
-        .and_then(|b| Root::decode(b, page_size, offset).ok().flatten())
-        .map(|r| r.version)
-}
-
 /// First commit since open: the recovered root must be durable, and a
 /// rejected root gone, before anything overwrites space they reached. A
 /// failure poisons the store.
-pub(crate) fn settle(storage: &dyn Storage, pending: &mut Option<SettleRecovery>, poisoned: &mut bool) -> Result<()> {
+pub(crate) fn settle(
+    storage: &dyn Storage,
+    slots: &RootSlots,
+    pending: &mut Option<SettleRecovery>,
+    poisoned: &mut bool,
+) -> Result<()> {
     let Some(settle) = *pending else {
         return Ok(());
     };
     *poisoned = true;
     if let Some(slot) = settle.clear_slot {
-        storage
-            .write(root_slot_offset(slot), &[0u8; SECTOR as usize])
-            .map_err(Error::io("clearing a rejected root"))?;
+        slots.clear(storage, slot).map_err(Error::io("clearing a rejected root"))?;
     }
     storage.sync().map_err(Error::io("syncing the recovered root"))?;
     *poisoned = false;

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use crate::error::Result;
-use crate::format::{CatalogEntry, Hash16, Header, Root, SECTOR, VersionSummary, hash16, root_slot_offset};
+use crate::format::{CatalogEntry, Hash16, Header, Layout, Root, VersionSummary, hash16};
 use crate::geometry::Geometry;
 use crate::options::Options;
 use crate::recovery::{RejectedRoot, SettleRecovery, recover};
@@ -65,10 +65,10 @@ impl WriterState {
     /// The store is poisoned either way; if the zero write fails too, a reopen
     /// before a reboot may accept the root it should have hidden (the window
     /// SPEC.md section 10 describes).
-    pub fn sync_failed(&mut self, storage: &dyn Storage, root_written: bool) {
+    pub fn sync_failed(&mut self, storage: &dyn Storage, slots: &RootSlots, root_written: bool) {
         self.poisoned = true;
         if root_written {
-            let _ = storage.write(root_slot_offset(1 - self.durable_slot), &[0u8; SECTOR as usize]);
+            let _ = slots.clear(storage, 1 - self.durable_slot);
         }
     }
 }
@@ -98,8 +98,46 @@ pub(crate) struct Shared {
     /// Signalled when the writer state returns while `WriterSlot::waiting > 0`.
     pub writer_free: Condvar,
     pub writable: bool,
-    /// A root newer than the recovered one that failed recovery's checks.
+    /// A root newer than the recovered one that failed recovery's checks, or
+    /// a slot that held no valid root.
     pub rejected: Mutex<Option<RejectedRoot>>,
+    /// Every write of a root slot after open, and verify's read of them.
+    pub slots: RootSlots,
+}
+
+/// The root slots after open. Commits write them while readers go on, and
+/// `verify` reads them: both go through one lock, so that verify copies the
+/// meta area while no root write changes it (SPEC.md section 14: nothing reads
+/// bytes that are being written).
+pub(crate) struct RootSlots {
+    layout: Layout,
+    lock: Mutex<()>,
+}
+
+impl RootSlots {
+    pub fn new(layout: Layout) -> RootSlots {
+        RootSlots { layout, lock: Mutex::new(()) }
+    }
+
+    /// Writes `root` into `slot`.
+    pub fn write(&self, storage: &dyn Storage, slot: usize, root: &Root) -> std::io::Result<()> {
+        let _g = lock(&self.lock);
+        storage.write(self.layout.root_slot_offset(slot), &root.encode())
+    }
+
+    /// Zeroes `slot`: its record and (format 3) the rest of its block, which
+    /// a torn write may have garbled too.
+    pub fn clear(&self, storage: &dyn Storage, slot: usize) -> std::io::Result<()> {
+        let _g = lock(&self.lock);
+        storage.write(self.layout.root_slot_offset(slot), &vec![0u8; self.layout.slot_len() as usize])
+    }
+
+    /// A copy of the first `len` bytes of the file (the meta area), taken
+    /// while no root is written.
+    pub fn copy_meta(&self, reader: &crate::storage::PageReader<'_>, len: usize) -> Result<Vec<u8>> {
+        let _g = lock(&self.lock);
+        reader.bytes(0, len, crate::Structure::File).map(<[u8]>::to_vec)
+    }
 }
 
 /// The writer state while no write transaction holds it, and how many callers
@@ -134,10 +172,11 @@ impl Shared {
     /// Opens the store on `storage`: recovery picks the root (SPEC.md
     /// section 10); a writer also gets the state its commits need.
     pub fn open(mut storage: Box<dyn Storage>, options: Options, page_size: usize, writable: bool) -> Result<Shared> {
-        let geo = Geometry::new(page_size);
         let zero_page = vec![0u8; page_size].into_boxed_slice();
         let zero_hash = hash16(&zero_page);
-        let r = recover(&mut *storage, &geo, zero_hash)?;
+        let r = recover(&mut *storage, page_size, zero_hash)?;
+        let geo = r.geo;
+        let slots = RootSlots::new(geo.layout);
         let published = Published {
             root: Arc::new(r.root),
             pins: Pins::default(),
@@ -172,6 +211,7 @@ impl Shared {
             writer_free: Condvar::new(),
             writable,
             rejected: Mutex::new(r.rejected),
+            slots,
         })
     }
 

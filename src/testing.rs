@@ -505,7 +505,7 @@ pub fn in_use_pages<const P: usize>(store: &Store<P>) -> std::collections::BTree
     let reader = txn.reader();
     let spp = shared.geo.spp;
     let pages = txn.root.file_len / P as u64;
-    let meta = crate::format::meta_pages(P);
+    let meta = shared.geo.first_data_sector / spp;
     let mut out: std::collections::BTreeSet<u64> = (0..meta).collect();
     for p in meta..pages {
         if crate::space::bits_in_use(&reader, &shared.geo, &txn.root, p * spp, spp).expect("free map readable") {
@@ -527,7 +527,7 @@ fn walk_collect<const P: usize>(store: &Store<P>) -> (Extents, Extents) {
     let mut walker = crate::verify::Walker::new(reader, &shared.geo, &txn.root, shared.zero_hash, mode);
     walker.run();
     let sector = crate::format::SECTOR;
-    let meta = crate::format::meta_pages(P) * P as u64;
+    let meta = shared.geo.meta_len();
     let mut current: Vec<(u64, u64)> = vec![(0, meta)];
     current.extend(walker.extents.iter().map(|&(s, n)| (s * sector, n * sector)));
     current.sort_unstable();
@@ -607,14 +607,26 @@ pub fn fill_pattern(out: &mut [u8], seed: u64) {
     }
 }
 
+/// The meta-area layout of a store file `image`, from its header: panics when
+/// the header does not decode.
+pub fn layout_of(image: &[u8]) -> crate::format::Layout {
+    crate::format::Header::decode(image).expect("a valid header in the image").layout()
+}
+
+/// Byte offset of root slot `slot` in a store file `image`.
+pub fn root_slot_offset(image: &[u8], slot: usize) -> u64 {
+    layout_of(image).root_slot_offset(slot)
+}
+
 /// The newest root in a store file `image` (page size `page_size`) and its
 /// slot, for tests that craft files: panics when neither slot decodes to one.
 pub fn newest_root(image: &[u8], page_size: usize) -> (usize, crate::format::Root) {
+    let layout = layout_of(image);
     (0..2)
         .filter_map(|slot| {
-            let at = crate::format::root_slot_offset(slot) as usize;
+            let at = root_slot_offset(image, slot) as usize;
             let bytes = image.get(at..at + crate::format::SECTOR as usize)?;
-            crate::format::Root::decode(bytes, page_size, at as u64).ok().flatten().map(|r| (slot, r))
+            crate::format::Root::decode(bytes, page_size, layout, at as u64).ok().flatten().map(|r| (slot, r))
         })
         .max_by_key(|(_, r)| r.version)
         .expect("a valid root in the image")
@@ -622,6 +634,6 @@ pub fn newest_root(image: &[u8], page_size: usize) -> (usize, crate::format::Roo
 
 /// Writes `root` into `slot` of a store file `image`, its checksum resealed.
 pub fn write_root(image: &mut [u8], slot: usize, root: &crate::format::Root) {
-    let at = crate::format::root_slot_offset(slot) as usize;
+    let at = root_slot_offset(image, slot) as usize;
     image[at..at + crate::format::SECTOR as usize].copy_from_slice(&root.encode());
 }

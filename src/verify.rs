@@ -9,7 +9,7 @@ use std::ops::Range;
 use crate::error::{Error, Structure};
 use crate::format::{
     DEADLIST_MAGIC, Entry, Hash16, Header, MapNode, MapRef, PENDING_MAGIC, PendingPage, RecordKind, Root, SECTOR,
-    TableRef, VersionSummary, meta_pages, root_slot_offset,
+    TableRef, VersionSummary,
 };
 use crate::geometry::Geometry;
 use crate::ids::{PageId, Version};
@@ -532,11 +532,13 @@ pub(crate) fn verify_root(
     header: &Header,
     root: &Root,
     zero_hash: Hash16,
+    meta: &[u8],
+    passed_over: Option<usize>,
 ) -> VerifyReport {
     let mut walker = Walker::new(reader, geo, root, zero_hash, Mode::Verify);
     walker.run();
     let mut damage = std::mem::take(&mut walker.damage);
-    check_meta_area(header, geo.page_size, &reader, root, &mut damage);
+    check_meta_area(header, geo, meta, passed_over, root, &mut damage);
     VerifyReport {
         version: Version(root.version),
         pages_checked: walker.pages_checked,
@@ -547,30 +549,37 @@ pub(crate) fn verify_root(
     }
 }
 
-/// The header must decode; the other root slot must be empty or a valid root;
-/// the rest of the meta area must be zero.
-fn check_meta_area(header: &Header, page_size: usize, reader: &PageReader<'_>, root: &Root, damage: &mut Vec<Damage>) {
+/// The header must decode and equal the one opened; each root slot must be
+/// empty or a valid root, except `passed_over` (the slot recovery passed over,
+/// which the store reports as its rejected root, and the next commit clears);
+/// the rest of the meta area must be zero. `meta` is a copy of the meta area
+/// taken while no root was written.
+fn check_meta_area(
+    header: &Header,
+    geo: &Geometry,
+    meta: &[u8],
+    passed_over: Option<usize>,
+    root: &Root,
+    damage: &mut Vec<Damage>,
+) {
     let mut report = |structure, offset, detail: String| {
         damage.push(Damage { structure, offset, ids: None, version: Version(root.version), detail })
     };
-    match reader.bytes(0, SECTOR as usize, Structure::Header).and_then(Header::decode) {
+    match Header::decode(meta) {
         Ok(h) if h == *header => {}
         Ok(_) => report(Structure::Header, 0, "header changed since open".into()),
         Err(e) => report(Structure::Header, 0, e.to_string()),
     }
-    for slot in 0..2 {
-        let offset = root_slot_offset(slot);
-        if let Err(e) = reader
-            .bytes(offset / SECTOR, SECTOR as usize, Structure::Root)
-            .and_then(|b| Root::decode(b, page_size, offset))
-        {
+    let layout = geo.layout;
+    for slot in (0..2).filter(|&s| Some(s) != passed_over) {
+        let offset = layout.root_slot_offset(slot);
+        let record = meta.get(offset as usize..).unwrap_or_default();
+        if let Err(e) = Root::decode(record, geo.page_size, layout, offset) {
             report(Structure::Root, offset, e.to_string());
         }
     }
-    let meta_len = (meta_pages(page_size) * page_size as u64) as usize;
-    if let Ok(rest) = reader.bytes(3, meta_len - 3 * SECTOR as usize, Structure::File)
-        && let Some(i) = rest.iter().position(|&b| b != 0)
-    {
-        report(Structure::File, 3 * SECTOR + i as u64, "unused bytes of the meta area are not zero".into());
+    let passed = |i: u64| passed_over.is_some() && layout.slot_of(i) == passed_over;
+    if let Some(i) = (0..meta.len() as u64).find(|&i| meta[i as usize] != 0 && !layout.holds_record(i) && !passed(i)) {
+        report(Structure::File, i, "unused bytes of the meta area are not zero".into());
     }
 }

@@ -99,7 +99,24 @@ fn hostile_file_wrong_page_size_is_refused() {
 fn hostile_file_truncated_at_any_length_is_a_typed_error_or_an_older_root() {
     let (store, _) = small_store();
     let image = image_of(store);
-    for cut in (0..image.len()).step_by(97).chain([0, 1, 511, 512, 1535, 1536, P, image.len() - 1]) {
+    for cut in (0..image.len()).step_by(97).chain([
+        0,
+        1,
+        511,
+        512,
+        4095,
+        4096,
+        4607,
+        4608,
+        8191,
+        8192,
+        8703,
+        8704,
+        12287,
+        12288,
+        P,
+        image.len() - 1,
+    ]) {
         match Store::<P>::open_on(MemoryStorage::from_bytes(&image[..cut], 64 << 20).unwrap(), Options::default()) {
             Err(
                 Error::UnsupportedFormat(_) | Error::NoValidRoot { .. } | Error::Corrupt { .. } | Error::AlreadyExists,
@@ -117,8 +134,10 @@ fn hostile_file_truncated_at_any_length_is_a_typed_error_or_an_older_root() {
 fn hostile_file_both_roots_damaged_is_no_valid_root() {
     let (store, _) = small_store();
     let mut image = image_of(store);
-    image[512 + 40] ^= 1;
-    image[1024 + 40] ^= 1;
+    for slot in 0..2 {
+        let at = mappedpages::testing::root_slot_offset(&image, slot) as usize;
+        image[at + 40] ^= 1;
+    }
     let err = Store::<P>::open_on(MemoryStorage::from_bytes(&image, 64 << 20).unwrap(), Options::default());
     assert!(matches!(err, Err(Error::NoValidRoot { .. })), "{:?}", err.err());
 }
@@ -192,7 +211,8 @@ fn hostile_file_second_writer_is_locked_at_once() {
 
 mod shared_nodes {
     use super::*;
-    use mappedpages::format::{Entry, MapNode, MapRef, Root, TableNode, TableRef, hash16, root_slot_offset};
+    use mappedpages::format::{Entry, MapNode, MapRef, Root, TableNode, TableRef, hash16};
+    use mappedpages::testing::{newest_root, root_slot_offset, write_root};
     use std::sync::mpsc::{RecvTimeoutError, channel};
     use std::time::Duration;
 
@@ -304,14 +324,7 @@ mod shared_nodes {
     fn crafted(tree: Tree, checked: bool) -> Vec<u8> {
         let (store, _) = small_store();
         let mut image = image_of(store);
-        let slot_root = |image: &[u8], slot: usize| {
-            let at = root_slot_offset(slot) as usize;
-            Root::decode(&image[at..at + 512], P, at as u64).unwrap()
-        };
-        let (slot, old) = (0..2)
-            .filter_map(|slot| slot_root(&image, slot).map(|r| (slot, r)))
-            .max_by_key(|(_, r)| r.version)
-            .expect("a root");
+        let (slot, old) = newest_root(&image, P);
         let version = old.version + 1;
         let mut root = Root { version, synced_through: if checked { old.version } else { version }, ..old };
         match tree {
@@ -326,9 +339,8 @@ mod shared_nodes {
         }
         // The appended nodes lie in the new root's data area.
         root.file_len = image.len() as u64;
-        let at = root_slot_offset(slot) as usize;
-        image[at..at + 512].copy_from_slice(&root.encode());
-        let other = root_slot_offset(1 - slot) as usize;
+        write_root(&mut image, slot, &root);
+        let other = root_slot_offset(&image, 1 - slot) as usize;
         image[other..other + 512].fill(0);
         image
     }

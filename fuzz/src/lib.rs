@@ -33,7 +33,7 @@ pub fn tear(kind: u8, seed: u8) -> TearPattern {
     match kind & 3 {
         0 => TearPattern::KeepAll,
         1 => TearPattern::DropAll,
-        2 => TearPattern::AllButFirstBytes(1536),
+        2 => TearPattern::AllButFirstBytes(mappedpages::format::Layout::CURRENT.meta_bytes()),
         _ => TearPattern::Seeded(u64::from(seed)),
     }
 }

@@ -1,10 +1,11 @@
 //! The file header: sector 0, written once at creation.
 
-use super::{SECTOR, get_hash, get_u32, get_u64, hash16, put_hash, put_u32, put_u64};
+use super::{Layout, SECTOR, get_hash, get_u32, get_u64, hash16, put_hash, put_u32, put_u64};
 use crate::error::{Error, Result, Structure};
 
-/// The format version this code writes and reads.
-pub const FORMAT_VERSION: u32 = 2;
+/// The format version this code writes into a new file. It also reads (and
+/// commits to) every version of [`Layout::READS`].
+pub const FORMAT_VERSION: u32 = Layout::CURRENT.version();
 
 const MAGIC: &[u8; 8] = b"MAPPAGES";
 const CHECKSUM_AT: usize = 496;
@@ -12,11 +13,13 @@ const CHECKSUM_AT: usize = 496;
 /// The decoded file header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Header {
+    /// The file's format version: where its root slots lie ([`Header::layout`]).
+    pub format_version: u32,
     /// Page size of the store, in bytes.
     pub page_size: u32,
-    /// Features a reader must understand (none in v1).
+    /// Features a reader must understand (none are defined).
     pub incompat_features: u64,
-    /// Features a reader may ignore (none in v1).
+    /// Features a reader may ignore (none are defined).
     pub compat_features: u64,
     /// When the store was created (nanoseconds since the Unix epoch).
     pub created_nanos: u64,
@@ -25,11 +28,16 @@ pub struct Header {
 }
 
 impl Header {
+    /// The meta-area layout of the file's format version (decode checked it).
+    pub fn layout(&self) -> Layout {
+        Layout::of_version(self.format_version).unwrap_or(Layout::CURRENT)
+    }
+
     /// Encodes the header as one 512-byte sector.
     pub fn encode(&self) -> [u8; SECTOR as usize] {
         let mut b = [0u8; SECTOR as usize];
         b[0..8].copy_from_slice(MAGIC);
-        put_u32(&mut b, 8, FORMAT_VERSION);
+        put_u32(&mut b, 8, self.format_version);
         put_u32(&mut b, 12, self.page_size);
         put_u64(&mut b, 16, self.incompat_features);
         put_u64(&mut b, 24, self.compat_features);
@@ -52,14 +60,14 @@ impl Header {
             return Err(Error::corrupt(Structure::Header, 0, "header checksum mismatch"));
         }
         let version = get_u32(b, 8);
-        if version != FORMAT_VERSION {
-            return Err(Error::UnsupportedFormat(format!(
-                "format version {version}, this build reads {FORMAT_VERSION}"
-            )));
+        if Layout::of_version(version).is_none() {
+            let reads = Layout::READS.map(|l| l.version().to_string()).join(" and ");
+            return Err(Error::UnsupportedFormat(format!("format version {version}, this build reads {reads}")));
         }
         let mut store_id = [0u8; 16];
         store_id.copy_from_slice(&b[40..56]);
         let header = Header {
+            format_version: version,
             page_size: get_u32(b, 12),
             incompat_features: get_u64(b, 16),
             compat_features: get_u64(b, 24),
@@ -84,7 +92,14 @@ mod tests {
     use super::*;
 
     fn sample() -> Header {
-        Header { page_size: 4096, incompat_features: 0, compat_features: 0, created_nanos: 42, store_id: [7; 16] }
+        Header {
+            format_version: FORMAT_VERSION,
+            page_size: 4096,
+            incompat_features: 0,
+            compat_features: 0,
+            created_nanos: 42,
+            store_id: [7; 16],
+        }
     }
 
     #[test]
@@ -102,5 +117,17 @@ mod tests {
             assert!(Header::decode(&b).is_err(), "flip at {i} accepted");
         }
         assert!(Header::decode(&good[..100]).is_err());
+    }
+
+    #[test]
+    fn every_read_version_decodes_and_others_are_unsupported() {
+        for version in [1, 2, 3, 4, u32::MAX] {
+            let h = Header { format_version: version, ..sample() };
+            match Header::decode(&h.encode()) {
+                Ok(d) => assert!(Layout::of_version(version) == Some(d.layout()) && d == h),
+                Err(Error::UnsupportedFormat(_)) => assert_eq!(Layout::of_version(version), None),
+                Err(e) => panic!("version {version}: {e}"),
+            }
+        }
     }
 }

@@ -1,4 +1,5 @@
-//! Byte layouts of format v2: every structure of the file, encoded and decoded
+//! Byte layouts of formats 2 and 3 (they differ only in where the root slots
+//! lie, `layout.rs`): every structure of the file, encoded and decoded
 //! with explicit little-endian fields. SPEC.md names the same fields in the same
 //! order. Decoders never trust a length, offset or count: anything read from disk
 //! is checked before it is used.
@@ -6,6 +7,7 @@
 mod catalog;
 mod extent;
 mod header;
+mod layout;
 mod pending;
 mod root;
 mod space_map;
@@ -14,8 +16,9 @@ mod table;
 pub use catalog::{CATALOG_MAGIC, CatalogEntry, CatalogPage, MAX_NAME_LEN};
 pub use extent::Extent;
 pub use header::{FORMAT_VERSION, Header};
+pub use layout::{BLOCK, Layout};
 pub use pending::{DEADLIST_MAGIC, PENDING_MAGIC, PendingPage, PendingRecord, RECORDS_AT, RecordKind, VersionSummary};
-pub use root::{ChainRef, Root, root_slot_offset};
+pub use root::{ChainRef, Root};
 pub use space_map::{MAP_MAGIC, MapNode, MapRef};
 pub use table::{ENTRY_ALLOCATED, Entry, NodeKind, TABLE_MAGIC, TableNode, TableRef};
 
@@ -34,12 +37,6 @@ pub fn hash16(data: &[u8]) -> Hash16 {
     let mut out = [0u8; 16];
     out.copy_from_slice(&full.as_bytes()[..16]);
     out
-}
-
-/// Number of pages at the start of the file that hold the header and the two
-/// root slots (three 512-byte sectors).
-pub const fn meta_pages(page_size: usize) -> u64 {
-    (3 * SECTOR).div_ceil(page_size as u64)
 }
 
 /// Sectors in one page.
@@ -112,14 +109,6 @@ impl NodeHeader {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn meta_area_holds_three_sectors() {
-        assert_eq!(meta_pages(1024), 2);
-        assert_eq!(meta_pages(2048), 1);
-        assert_eq!(meta_pages(4096), 1);
-        assert_eq!(meta_pages(65536), 1);
-    }
 
     #[test]
     fn node_header_round_trips() {

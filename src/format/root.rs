@@ -1,8 +1,9 @@
-//! The root record: one 512-byte sector in one of two slots after the header.
+//! The root record: one 512-byte sector in one of two slots after the header
+//! (where they lie: `layout.rs`).
 //! A commit writes a new root into the slot that does not hold the newest
 //! durable root; recovery takes the newest root whose checks hold.
 
-use super::{Hash16, MapRef, SECTOR, TableRef, get_hash, get_u64, hash16, put_hash, put_u64};
+use super::{Hash16, Layout, MapRef, SECTOR, TableRef, get_hash, get_u64, hash16, put_hash, put_u64};
 use crate::error::{Error, Result, Structure};
 
 const MAGIC: &[u8; 8] = b"MPROOT01";
@@ -10,11 +11,6 @@ const CHECKSUM_AT: usize = 496;
 
 /// Deepest tree a decoder accepts; deeper than any u64 id space needs.
 pub const MAX_DEPTH: u8 = 24;
-
-/// Byte offset of root slot `slot` (0 or 1).
-pub const fn root_slot_offset(slot: usize) -> u64 {
-    SECTOR * (1 + slot as u64)
-}
 
 /// Reference to the head of the pending-free list.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -116,7 +112,7 @@ impl Root {
     }
 
     /// Decodes a slot. `Ok(None)` for a slot never written (all zeros).
-    pub fn decode(b: &[u8], page_size: usize, offset: u64) -> Result<Option<Root>> {
+    pub fn decode(b: &[u8], page_size: usize, layout: Layout, offset: u64) -> Result<Option<Root>> {
         let bad = |detail: String| Error::corrupt(Structure::Root, offset, detail);
         let Some(b) = b.get(..SECTOR as usize) else {
             return Err(bad("root slot cut off by end of file".into()));
@@ -161,7 +157,7 @@ impl Root {
             return Err(bad(format!("tree depth {}/{} too large", root.table_depth, root.map_depth)));
         }
         if !root.file_len.is_multiple_of(page_size as u64)
-            || root.file_len < super::meta_pages(page_size) * page_size as u64
+            || root.file_len < layout.meta_pages(page_size) * page_size as u64
         {
             return Err(bad(format!(
                 "file length {} is not a multiple of the page size covering the header and roots",
@@ -214,26 +210,27 @@ mod tests {
     #[test]
     fn root_round_trips() {
         let b = sample().encode();
-        assert_eq!(Root::decode(&b, 4096, 512).unwrap(), Some(sample()));
-        assert_eq!(Root::decode(&[0u8; 512], 4096, 512).unwrap(), None);
+        assert_eq!(Root::decode(&b, 4096, Layout::V3, 4096).unwrap(), Some(sample()));
+        assert_eq!(Root::decode(&[0u8; 512], 4096, Layout::V3, 4096).unwrap(), None);
     }
 
     #[test]
     fn hostile_file_root_shorter_than_the_meta_area_is_rejected() {
         // Found by fuzzing: growing from such a length freed the root slots.
-        let root = Root { file_len: 1024, ..sample() };
-        assert!(Root::decode(&root.encode(), 1024, 512).is_err());
-        let root = Root { file_len: 2048, ..sample() };
-        assert!(Root::decode(&root.encode(), 1024, 512).is_ok());
+        let at = |file_len| Root { file_len, ..sample() }.encode();
+        assert!(Root::decode(&at(1024), 1024, Layout::V2, 512).is_err());
+        assert!(Root::decode(&at(2048), 1024, Layout::V2, 512).is_ok());
+        assert!(Root::decode(&at(11 * 1024), 1024, Layout::V3, 4096).is_err());
+        assert!(Root::decode(&at(12 * 1024), 1024, Layout::V3, 4096).is_ok());
     }
 
     #[test]
     fn hostile_file_root_with_the_last_version_is_rejected() {
         // Found by fuzzing: committing on top of it overflowed the version.
         let root = Root { version: u64::MAX, ..sample() };
-        assert!(Root::decode(&root.encode(), 4096, 512).is_err());
+        assert!(Root::decode(&root.encode(), 4096, Layout::V3, 4096).is_err());
         let root = Root { version: u64::MAX - 1, ..sample() };
-        assert!(Root::decode(&root.encode(), 4096, 512).is_ok());
+        assert!(Root::decode(&root.encode(), 4096, Layout::V3, 4096).is_ok());
     }
 
     #[test]
@@ -242,7 +239,7 @@ mod tests {
         for i in 0..good.len() {
             let mut b = good;
             b[i] ^= 0x01;
-            assert!(Root::decode(&b, 4096, 512).is_err(), "flip at {i} accepted");
+            assert!(Root::decode(&b, 4096, Layout::V3, 4096).is_err(), "flip at {i} accepted");
         }
     }
 }

@@ -96,7 +96,8 @@ pub(crate) fn page_records(page: &[u8], location: u64, written: u64) -> Result<V
 
 /// A summary's table must fit: depth within bounds, next_id within its capacity.
 pub(crate) fn summary_is_sane(s: &VersionSummary, page_size: usize) -> bool {
-    let geo = crate::geometry::Geometry::new(page_size);
+    // Only the fanouts are used, and they do not depend on the layout.
+    let geo = crate::geometry::Geometry::new(page_size, crate::format::Layout::CURRENT);
     s.table_depth as usize <= crate::geometry::MAX_LEVELS
         && s.next_id <= geo.id_capacity(s.table_depth)
         && (s.table_depth > 0 || s.table.location == 0)

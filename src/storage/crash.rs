@@ -52,7 +52,16 @@ pub enum TearPattern {
     /// The worst reordering for a fallback root: every unsynced write landed
     /// except those that touch the first `n` bytes (where the roots live).
     AllButFirstBytes(u64),
+    /// A device with 4 KiB physical sectors, which rewrites a whole block to
+    /// write part of it and breaks powersafe overwrite (SPEC.md section 1):
+    /// each unsynced write landed whole, or else every 4 KiB block it touches
+    /// reads as garbage, its other bytes included. Chosen per write by a
+    /// generator seeded with this value.
+    Blocks4K(u64),
 }
+
+/// The physical block [`TearPattern::Blocks4K`] garbles whole.
+const PHYSICAL_BLOCK: usize = 4096;
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -336,7 +345,7 @@ impl CrashControl {
         let st = lock(&self.state);
         let mut image = st.durable.clone();
         let mut rng = Rng::new(match pattern {
-            TearPattern::Seeded(seed) => seed,
+            TearPattern::Seeded(seed) | TearPattern::Blocks4K(seed) => seed,
             _ => 0,
         });
         for op in &st.unsynced {
@@ -348,6 +357,17 @@ impl CrashControl {
                         apply(&mut image, op, None)
                     }
                 }
+                TearPattern::Blocks4K(_) => match op {
+                    Op::Write { offset, data } if rng.next_u64() & 1 == 0 => {
+                        let first = *offset as usize / PHYSICAL_BLOCK * PHYSICAL_BLOCK;
+                        let end = (*offset as usize + data.len()).div_ceil(PHYSICAL_BLOCK) * PHYSICAL_BLOCK;
+                        let end = end.min(image.len());
+                        for b in image.get_mut(first..end).unwrap_or_default() {
+                            *b = rng.next_u64() as u8;
+                        }
+                    }
+                    _ => apply(&mut image, op, None),
+                },
                 TearPattern::Seeded(_) => match rng.next_u64() % 3 {
                     0 => apply(&mut image, op, None),
                     1 => {}

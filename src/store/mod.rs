@@ -12,7 +12,7 @@ use crate::shared::{Shared, lock};
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::format::{Header, Root, hash16, meta_pages, root_slot_offset};
+use crate::format::{Header, Layout, Root, hash16};
 use crate::ids::Version;
 use crate::storage::{FileStorage, Storage, file::FileMode};
 use crate::txn::{ReadTxn, WriteTxn};
@@ -105,12 +105,14 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
         if !storage.is_empty() {
             return Err(Error::AlreadyExists);
         }
-        let meta = meta_pages(PAGE_SIZE) * PAGE_SIZE as u64;
+        let layout = Layout::CURRENT;
+        let meta = layout.meta_pages(PAGE_SIZE) * PAGE_SIZE as u64;
         let mut store_id = [0u8; 16];
         store_id.copy_from_slice(&hash16(
             &now_nanos().to_le_bytes().iter().chain(&std::process::id().to_le_bytes()).copied().collect::<Vec<u8>>(),
         ));
         let header = Header {
+            format_version: layout.version(),
             page_size: PAGE_SIZE as u32,
             incompat_features: 0,
             compat_features: 0,
@@ -120,7 +122,7 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
         let root = Root { version: 0, commit_nanos: now_nanos(), file_len: meta, ..Root::default() };
         storage.grow(meta).map_err(Error::io("creating the store"))?;
         storage.write(0, &header.encode()).map_err(Error::io("writing the header"))?;
-        storage.write(root_slot_offset(0), &root.encode()).map_err(Error::io("writing the first root"))?;
+        storage.write(layout.root_slot_offset(0), &root.encode()).map_err(Error::io("writing the first root"))?;
         storage.sync().map_err(Error::io("syncing a new store"))?;
         Self::open_on(storage, options)
     }
@@ -243,8 +245,13 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
     pub fn verify(&self) -> Result<VerifyReport> {
         let txn = self.begin_read()?;
         let shared = &self.shared;
-        let mut report = verify_root(txn.reader(), &shared.geo, &shared.header, &txn.root, shared.zero_hash);
-        report.rejected_root = lock(&shared.rejected).clone();
+        // The rejected slot first: a commit clears the slot before it forgets it.
+        let rejected = lock(&shared.rejected).clone();
+        let meta = shared.slots.copy_meta(&txn.reader(), shared.geo.meta_len() as usize)?;
+        let passed_over = rejected.as_ref().map(|r| r.slot);
+        let mut report =
+            verify_root(txn.reader(), &shared.geo, &shared.header, &txn.root, shared.zero_hash, &meta, passed_over);
+        report.rejected_root = rejected;
         Ok(report)
     }
 }
@@ -270,7 +277,7 @@ impl<const P: usize> Drop for Store<P> {
         {
             // Nobody hears of the error, but the next open must not trust
             // the unsynced commits the page cache still shows.
-            ws.sync_failed(&*self.shared.storage, true);
+            ws.sync_failed(&*self.shared.storage, &self.shared.slots, true);
         }
     }
 }

@@ -263,7 +263,7 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
                 // With unsynced bytes, the newest commit's root is in the
                 // non-durable slot; without, the sync was only settle's (b).
                 let root_written = state.unsynced_bytes > 0;
-                state.sync_failed(&*self.shared.storage, root_written);
+                state.sync_failed(&*self.shared.storage, &self.shared.slots, root_written);
                 Err(Error::Io { context: "syncing the store", source: e })
             }
         }

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use crate::clock::now_nanos;
 use crate::error::{Error, Result};
-use crate::format::{Entry, Hash16, Header, Root, SECTOR, hash16, meta_pages, root_slot_offset};
+use crate::format::{Entry, Hash16, Header, Layout, Root, SECTOR, hash16};
 use crate::geometry::Geometry;
 use crate::ids::{ContentHash, PageId, Version};
 use crate::storage::{FileMode, FileStorage, PageReader, Storage};
@@ -53,7 +53,9 @@ pub(crate) fn export_version(source: Source<'_>, path: &Path) -> Result<ExportRe
     })?;
     let page_size = geo.page_size as u64;
     let spp = geo.spp;
-    let meta = meta_pages(geo.page_size);
+    // An export is a new file: in the current format, whatever the source's.
+    let out = Geometry::new(geo.page_size, Layout::CURRENT);
+    let meta = out.first_data_sector / spp;
 
     // Pass 1: the live entries in id order, and where each data page goes.
     let mut live = LiveEntries {
@@ -76,12 +78,12 @@ pub(crate) fn export_version(source: Source<'_>, path: &Path) -> Result<ExportRe
 
     // Pass 2: the table, level by level, each node placed after the last.
     let depth = root.table_depth;
-    let DenseTable { nodes, top: table, end_page } = build_dense(geo, depth, root.version, &entries, next_page);
+    let DenseTable { nodes, top: table, end_page } = build_dense(&out, depth, root.version, &entries, next_page);
     let file_len = end_page * page_size;
 
     // Write: header, data, table, sync, root, sync.
     let io = |context: &'static str| move |source| Error::Io { context, source };
-    let header = Header { created_nanos: now_nanos(), ..header };
+    let header = Header { format_version: out.layout.version(), created_nanos: now_nanos(), ..header };
     storage.grow(file_len).map_err(io("growing the export file"))?;
     storage.write(0, &header.encode()).map_err(io("writing the export header"))?;
     for (k, chunk) in sources.chunks(1024).enumerate() {
@@ -103,7 +105,7 @@ pub(crate) fn export_version(source: Source<'_>, path: &Path) -> Result<ExportRe
         history_start: root.version,
         ..Root::default()
     };
-    storage.write(root_slot_offset(0), &out_root.encode()).map_err(io("writing the export root"))?;
+    storage.write(out.root_slot_offset(0), &out_root.encode()).map_err(io("writing the export root"))?;
     storage.sync().map_err(io("syncing the export root"))?;
     Ok(ExportReport {
         version: Version(root.version),

@@ -44,7 +44,9 @@ pub(crate) fn commit(
     changes: Changes<'_>,
     mut state: WriterState,
 ) -> (Result<Version>, WriterState) {
-    if let Err(e) = crate::recovery::settle(&*shared.storage, &mut state.settle_before_write, &mut state.poisoned) {
+    if let Err(e) =
+        crate::recovery::settle(&*shared.storage, &shared.slots, &mut state.settle_before_write, &mut state.poisoned)
+    {
         return (Err(e), state);
     }
     // Before anything grows the file (`txn::prefill`).

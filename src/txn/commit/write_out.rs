@@ -3,7 +3,7 @@
 
 use super::Plan;
 use crate::error::{Error, Result};
-use crate::format::{SECTOR, root_slot_offset};
+use crate::format::SECTOR;
 use crate::options::Durability;
 use crate::shared::{Shared, WriterState, lock};
 use crate::storage::Storage;
@@ -82,16 +82,16 @@ pub(super) fn write_out(shared: &Shared, state: &mut WriterState, plan: &Plan<'_
     if durable && bytes >= options.presync_bytes {
         if let Err(e) = storage.sync() {
             // Earlier unsynced commits' roots are in the slot this one writes.
-            state.sync_failed(storage, state.unsynced_bytes > 0);
+            state.sync_failed(storage, &shared.slots, state.unsynced_bytes > 0);
             return Err(Error::Io { context: "syncing pages", source: e });
         }
         root.synced_through = root.version;
     }
     let slot = 1 - state.durable_slot;
-    storage.write(root_slot_offset(slot), &root.encode()).map_err(Error::io("writing the root"))?;
+    shared.slots.write(storage, slot, &root).map_err(Error::io("writing the root"))?;
     if durable {
         if let Err(e) = storage.sync() {
-            state.sync_failed(storage, true);
+            state.sync_failed(storage, &shared.slots, true);
             return Err(Error::Io { context: "syncing the commit", source: e });
         }
         state.poisoned = false;
