@@ -53,8 +53,13 @@ impl<const P: usize> Store<P> {
 
     /// The snapshots, oldest version first, with the pages only each one keeps.
     pub fn snapshots(&self) -> Result<Vec<SnapshotInfo>> {
-        let txn = self.begin_read()?;
-        let snapshots = lock(&self.shared.published).snapshots.clone();
+        self.snapshot_infos(&self.begin_read()?)
+    }
+
+    /// The snapshots of the catalog published with `txn`'s root, read through
+    /// `txn`: a newer catalog's deadlist pages may lie past what it maps.
+    fn snapshot_infos(&self, txn: &ReadTxn<'_, P>) -> Result<Vec<SnapshotInfo>> {
+        let snapshots = &txn.snapshots;
         let reader = txn.reader();
         let mut out = Vec::with_capacity(snapshots.len());
         for (i, s) in snapshots.iter().enumerate() {
@@ -168,5 +173,35 @@ impl<const P: usize> Store<P> {
             reserve: shared.options.reserve,
         };
         export_version(source, path.as_ref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::storage::MemoryStorage;
+    use crate::{Options, Store};
+
+    /// `snapshots()` lists the catalog published with its own transaction's
+    /// root, read through that transaction: a newer catalog's deadlist pages
+    /// may lie past what the transaction maps (a spurious `Corrupt`) or in
+    /// space it does not hold. The race window (between beginning the
+    /// transaction and reading the catalog) held open: a commit in it creates
+    /// a snapshot and writes a deadlist page.
+    #[test]
+    fn snapshots_read_the_catalog_of_their_own_transaction() {
+        let store = Store::<4096>::create_on(MemoryStorage::new().unwrap(), Options::default()).unwrap();
+        let mut w = store.begin_write().unwrap();
+        let kept = w.alloc_bulk(8).unwrap();
+        w.commit().unwrap();
+        store.create_snapshot("a").unwrap();
+        let before = store.begin_read().unwrap();
+        let mut w = store.begin_write().unwrap();
+        w.free_bulk(&kept).unwrap(); // "a" keeps them: its deadlist gets a page
+        w.alloc_bulk(600).unwrap(); // and the file grows
+        w.create_snapshot("b").unwrap();
+        w.commit().unwrap();
+        let listed: Vec<String> = store.snapshot_infos(&before).unwrap().into_iter().map(|s| s.name).collect();
+        assert_eq!(listed, ["a"], "the snapshots of the reader's version");
+        assert_eq!(store.snapshots().unwrap().len(), 2);
     }
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::format::{Root, SECTOR};
+use crate::format::{CatalogEntry, Root, SECTOR};
 use crate::ids::{ContentHash, PageId, Version};
 use crate::shared::{Shared, lock};
 use crate::storage::{Hold, PageReader, RawView, page_starts};
@@ -23,6 +23,10 @@ pub struct ReadTxn<'s, const PAGE_SIZE: usize> {
     view: RawView<'s>,
     /// Where the root's pages may start (its data area, `page_starts`).
     pages: (u64, u64),
+    /// The snapshot catalog published with the newest root when this
+    /// transaction began: its deadlist pages lie in this transaction's file
+    /// length and are kept by its hold (a later commit's may not be).
+    pub(crate) snapshots: Arc<Vec<CatalogEntry>>,
 }
 
 impl<'s, const P: usize> ReadTxn<'s, P> {
@@ -33,7 +37,7 @@ impl<'s, const P: usize> ReadTxn<'s, P> {
     /// A reader of the version `at` names: the newest (`Version(u64::MAX)` or its
     /// number), a retained older one, or a snapshot's.
     pub(crate) fn at(shared: &'s Shared, at: &At<'_>) -> Result<ReadTxn<'s, P>> {
-        let (root, hold) = {
+        let (root, hold, snapshots) = {
             let mut published = lock(&shared.published);
             let newest = &published.root;
             let summary = match at {
@@ -73,12 +77,12 @@ impl<'s, const P: usize> ReadTxn<'s, P> {
                 }),
             };
             let hold = published.pins.hold(root.version);
-            (root, hold)
+            (root, hold, Arc::clone(&published.snapshots))
         };
         // The file is at least as long as the root needs: commits grow it before
         // writing their root.
         let pages = page_starts(shared.geo.first_data_sector, root.file_len / SECTOR, P);
-        Ok(ReadTxn { shared, root, hold, view: shared.storage.view(), pages })
+        Ok(ReadTxn { shared, root, hold, view: shared.storage.view(), pages, snapshots })
     }
 
     /// A reader of this version's pages: `self.root` is held until this
