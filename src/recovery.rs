@@ -150,6 +150,12 @@ fn check_candidate(
     }
     let pending = load_chain(reader, root.pending, root.history_floor, root.structure_floor, root.pending_floor)?;
     let catalog = load_catalog(reader, root.catalog)?;
+    // A snapshot keeps the version before the commit that made it.
+    if let Some(e) = catalog.0.iter().find(|e| e.summary.version >= root.version) {
+        let offset = root.catalog.location * SECTOR;
+        let detail = format!("snapshot {:?} keeps v{}, not older than its root", e.name, e.summary.version);
+        return Err(Error::corrupt(Structure::Catalog, offset, detail));
+    }
     for entry in &catalog.0 {
         crate::space::read_chain(
             reader,

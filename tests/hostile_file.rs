@@ -423,3 +423,52 @@ mod shared_nodes {
         }
     }
 }
+
+/// The catalog's rules (SPEC.md 4.7): entries in non-decreasing version, names
+/// unique, every version older than the root's. Each broken in a catalog page
+/// resealed by hand (checksums recomputed, so only the rule can catch it).
+#[test]
+fn hostile_file_catalog_out_of_order_duplicated_or_too_new_is_refused() {
+    use mappedpages::format::hash16;
+    use mappedpages::testing::{newest_root, write_root};
+    let (store, _) = small_store();
+    store.create_snapshot("aa").unwrap();
+    let mut w = store.begin_write().unwrap();
+    w.alloc().unwrap();
+    w.commit().unwrap();
+    store.create_snapshot("bb").unwrap();
+    let good = image_of(store);
+    const ENTRY: usize = 64; // entry i at 64 + 224 i; its summary's version at 64 into it
+    let version_at = |i: usize| ENTRY + 224 * i + 64;
+    let (slot, root) = newest_root(&good, P);
+    let page_at = (root.catalog.location * 512) as usize;
+    let reseal = |edit: &dyn Fn(&mut [u8])| {
+        let mut image = good.clone();
+        edit(&mut image[page_at..page_at + P]);
+        let mut root = root;
+        root.catalog.checksum = hash16(&image[page_at..page_at + P]);
+        write_root(&mut image, slot, &root);
+        // No older root to fall back to: only the catalog's rules decide.
+        let other = mappedpages::testing::root_slot_offset(&image, 1 - slot) as usize;
+        image[other..other + 512].fill(0);
+        Store::<P>::open_on(MemoryStorage::from_bytes(&image, 64 << 20).unwrap(), Options::default())
+    };
+    assert!(reseal(&|_| {}).is_ok(), "the resealed catalog opens unchanged");
+    let v = |page: &[u8], i: usize| u64::from_le_bytes(page[version_at(i)..][..8].try_into().unwrap());
+    let cases: [(&str, &dyn Fn(&mut [u8])); 3] = [
+        ("out of order", &|page| {
+            let older = v(page, 0) - 1;
+            page[version_at(1)..][..8].copy_from_slice(&older.to_le_bytes());
+        }),
+        ("duplicate name", &|page| page[ENTRY + 224 + 1..ENTRY + 224 + 3].copy_from_slice(b"aa")),
+        ("as new as the root", &|page| {
+            page[version_at(1)..][..8].copy_from_slice(&root.version.to_le_bytes());
+        }),
+    ];
+    for (what, edit) in cases {
+        match reseal(edit) {
+            Err(Error::NoValidRoot { detail }) if detail.contains("catalog") => {}
+            other => panic!("{what}: expected the catalog refused, got {:?}", other.map(|_| ())),
+        }
+    }
+}

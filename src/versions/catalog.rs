@@ -39,7 +39,27 @@ pub(crate) fn load_catalog(reader: &PageReader<'_>, head: ChainRef) -> Result<Lo
         }
         link = next;
     }
+    check_order(&entries, head)?;
     Ok((entries, pages))
+}
+
+/// Entries in non-decreasing version (snapshots made by one commit share one),
+/// names unique: SPEC.md 4.7. O(n log n), so a long catalog opens in time.
+fn check_order(entries: &[CatalogEntry], head: ChainRef) -> Result<()> {
+    let offset = head.location.saturating_mul(SECTOR);
+    if let Some(i) = entries.windows(2).position(|w| w[0].summary.version > w[1].summary.version) {
+        return Err(Error::corrupt(
+            Structure::Catalog,
+            offset,
+            format!("entry {} is older than the one before", i + 1),
+        ));
+    }
+    let mut names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+    names.sort_unstable();
+    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        return Err(Error::corrupt(Structure::Catalog, offset, format!("two snapshots are named {:?}", w[0])));
+    }
+    Ok(())
 }
 
 /// Encodes the catalog into pages at `locations`, first page first; returns
