@@ -143,3 +143,37 @@ fn a_failed_sync_at_close_is_not_trusted_by_a_reopen() {
     let store = Store::<PAGE>::open_on(CrashStorage::from_image(&image, 1 << 30).unwrap(), options.clone()).unwrap();
     check(&store, c, &content);
 }
+
+/// `close()` syncs what Eventual commits left unsynced and returns the error
+/// of a failed sync, which dropping the store cannot: after a clean close the
+/// last commit survives a power cut that drops every unsynced write; after a
+/// failed one the error reaches the caller and a reopen finds the last
+/// durable commit.
+#[test]
+fn close_syncs_eventual_commits_and_returns_a_failed_sync() {
+    let options = Options { durability: Durability::Eventual, ..Options::default() };
+    // A clean close: durable.
+    let disk = CrashStorage::new().unwrap();
+    let control = disk.control();
+    let store = Store::<PAGE>::create_on(disk, options.clone()).unwrap();
+    let mut content = Content::new();
+    let v = commit(&store, &mut content, 0, 4, 0x11);
+    store.close().unwrap();
+    let store = Store::<PAGE>::open_on(control.crash(TearPattern::DropAll).unwrap(), options.clone()).unwrap();
+    check(&store, v, &content);
+    drop(store);
+
+    // A failed close: the caller hears of it.
+    let disk = CrashStorage::new().unwrap();
+    let control = disk.control();
+    let store = Store::<PAGE>::create_on(disk, options.clone()).unwrap();
+    let mut content = Content::new();
+    let durable = commit(&store, &mut content, 0, 4, 0x22);
+    store.sync().unwrap();
+    let before = content.clone();
+    commit(&store, &mut content, 2, 2, 0x33);
+    control.set_fault(Some(Fault::FailSync(control.counts().syncs)));
+    assert!(matches!(store.close(), Err(Error::Io { .. })), "close reports the failed sync");
+    let store = Store::<PAGE>::open_on(control.reopen().unwrap(), options).unwrap();
+    check(&store, durable, &before);
+}

@@ -232,6 +232,29 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
         w.sync_and_abort()
     }
 
+    /// Closes the store, first syncing what [`Durability::Eventual`] commits
+    /// left unsynced, and returns the error of a failed sync. Dropping a store
+    /// syncs the same way, but nobody hears of a failure there (the next open
+    /// still recovers the last durable commit, SPEC.md section 9).
+    ///
+    /// [`Durability::Eventual`]: crate::Durability::Eventual
+    ///
+    /// ```
+    /// use mappedpages::{Durability, Options, Store};
+    /// # fn main() -> Result<(), mappedpages::Error> {
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let options = Options { durability: Durability::Eventual, ..Options::default() };
+    /// let store = Store::<4096>::create_with(dir.path().join("s.db"), options)?;
+    /// let mut w = store.begin_write()?;
+    /// w.alloc()?;
+    /// w.commit()?; // not durable yet
+    /// store.close()?; // durable now, or the error says why not
+    /// # Ok(()) }
+    /// ```
+    pub fn close(self) -> Result<()> {
+        if self.shared.writable { self.sync() } else { Ok(()) }
+    }
+
     /// The root rejected when the store was opened, if a newer one than the
     /// recovered version was found and failed its checks (see [`RejectedRoot`]).
     pub fn rejected_root(&self) -> Option<RejectedRoot> {
