@@ -109,6 +109,11 @@ pub struct RunStats {
     pub storage_ops: u64,
     /// Operations that failed because of the injected fault.
     pub failed_ops: u64,
+    /// Storage operations that creating the store issued, before the fault
+    /// plan was set: a fault aimed at one of them never fires.
+    pub create_ops: u64,
+    /// Power cuts that the fault plan made (`Fault::PowerCutAt` fired).
+    pub power_cuts: u64,
 }
 
 /// The model: every acknowledged version and what may be recovered.
@@ -197,6 +202,7 @@ impl Model {
     /// Cuts the power, reopens from the crash image and checks the recovered
     /// state against the model.
     fn crash_and_reopen(&mut self, ctl: &mut CrashControl, pattern: TearPattern) -> Result<Store<PAGE>, String> {
+        self.stats.power_cuts += u64::from(ctl.is_powered_off());
         let disk = ctl.crash(pattern).map_err(|e| e.to_string())?;
         *ctl = disk.control();
         self.sync_failed = false;
@@ -274,7 +280,7 @@ pub fn run(ops: &[Op], config: RunConfig) -> Result<RunStats, String> {
         versions: BTreeMap::from([(0, Content::new())]),
         durable_floor: 0,
         in_flight: None,
-        stats: RunStats::default(),
+        stats: RunStats { create_ops: ctl.counts().ops, ..RunStats::default() },
         broken: false,
         sync_failed: false,
     };
