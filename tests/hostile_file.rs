@@ -455,7 +455,8 @@ fn hostile_file_catalog_out_of_order_duplicated_or_too_new_is_refused() {
     };
     assert!(reseal(&|_| {}).is_ok(), "the resealed catalog opens unchanged");
     let v = |page: &[u8], i: usize| u64::from_le_bytes(page[version_at(i)..][..8].try_into().unwrap());
-    let cases: [(&str, &dyn Fn(&mut [u8])); 3] = [
+    type Edit<'a> = &'a dyn Fn(&mut [u8]);
+    let cases: [(&str, Edit<'_>); 3] = [
         ("out of order", &|page| {
             let older = v(page, 0) - 1;
             page[version_at(1)..][..8].copy_from_slice(&older.to_le_bytes());
