@@ -56,6 +56,7 @@ impl MapNode {
     }
 
     /// Reads child `i` of an internal page.
+    #[inline]
     pub fn child(page: &[u8], i: usize) -> MapRef {
         MapRef::read(page, NODE_HEADER + i * MapRef::SIZE)
     }
