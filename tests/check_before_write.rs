@@ -111,3 +111,68 @@ fn without_the_check_the_writer_overwrites_the_page_a_reader_holds() {
     }
     assert!(changed, "the lying map never led the writer to the reader's page: this test shows nothing");
 }
+
+/// A held pending record that lists a page the current version reaches
+/// (resealed: checksums recomputed) would, once released, hand that page to
+/// the allocator while readers hold it. The first commit's check sees the
+/// record's extent overlap the reached page and refuses to write.
+#[test]
+fn a_pending_record_listing_a_reached_page_stops_the_first_commit() {
+    use mappedpages::HistoryWindow;
+    use mappedpages::format::{PendingPage, PendingRecord, RECORDS_AT};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let id0 = {
+        let store = Store::<P>::create(&path).unwrap();
+        store.set_history(HistoryWindow { keep_versions: 100, keep_seconds: 0 }).unwrap();
+        let mut w = store.begin_write().unwrap();
+        let ids = w.alloc_bulk(16).unwrap();
+        for (k, &id) in ids.iter().enumerate() {
+            w.page_mut(id).unwrap().fill(k as u8 + 1);
+        }
+        w.commit().unwrap();
+        // Freed while the history window keeps v2: a held content record.
+        let mut w = store.begin_write().unwrap();
+        w.free(ids[15]).unwrap();
+        w.commit().unwrap();
+        ids[0]
+    };
+    let mut file = std::fs::read(&path).unwrap();
+    let (slot, mut root) = newest_root(&file, P);
+    let leaf = (root.table.location * 512) as usize;
+    let entry = |id: u64| leaf + NODE_HEADER + 48 * id as usize;
+    let location_of = |file: &[u8], id: u64| u64::from_le_bytes(file[entry(id)..entry(id) + 8].try_into().unwrap());
+    let target = location_of(&file, id0.get());
+    let page = (root.pending.location * 512) as usize;
+    let count = PendingPage::count(&file[page..page + P]) as usize;
+    let i = (0..count)
+        .find(|&i| {
+            PendingPage::record(&file[page..page + P], i)
+                .is_some_and(|r: PendingRecord| r.sectors == 8 && r.location != target)
+        })
+        .expect("the freed page's record");
+    let at = page + RECORDS_AT + i * PendingRecord::SIZE;
+    file[at..at + 8].copy_from_slice(&target.to_le_bytes());
+    root.pending.checksum = hash16(&file[page..page + P]);
+    write_root(&mut file, slot, &root);
+    std::fs::write(&path, &file).unwrap();
+
+    let store = Store::<P>::open(&path).unwrap();
+    let r = store.begin_read().unwrap();
+    let before = r.page(id0).unwrap().to_vec();
+    let mut w = store.begin_write().unwrap();
+    w.alloc().unwrap();
+    match w.commit() {
+        Err(Error::Corrupt { detail, .. }) => assert!(detail.contains("overlaps"), "{detail}"),
+        other => panic!("the first commit over a lying pending record was not refused: {other:?}"),
+    }
+    assert_eq!(r.page(id0).unwrap(), &before[..]);
+    drop(r);
+    drop(store);
+    // Only the check sees it: without it the commit goes through.
+    let options = Options { check_before_first_commit: false, ..Options::default() };
+    let store = Store::<P>::open_with(&path, options).unwrap();
+    let mut w = store.begin_write().unwrap();
+    w.alloc().unwrap();
+    w.commit().expect("no local check sees the lying record");
+}
