@@ -316,6 +316,13 @@ impl<'a> Walker<'a> {
     /// use; pages of pinned versions must be held; sectors marked in use that
     /// nothing reaches are counted as leaked.
     fn cross_check(&mut self) {
+        // The meta area is marked in use, or a writer trusting the map would
+        // allocate over the header and the roots.
+        match bits_in_use(&self.reader, self.geo, self.root, 0, self.geo.first_data_sector) {
+            Ok(true) => {}
+            Ok(false) => self.report(Structure::FreeMap, 0, None, "the meta area is marked free"),
+            Err(e) => self.report(Structure::FreeMap, 0, None, e.to_string()),
+        }
         let mut extents = std::mem::take(&mut self.extents);
         extents.sort_unstable();
         let end = self.root.file_len / SECTOR;
@@ -472,12 +479,21 @@ impl<'a> Visitor<'a> for Walker<'a> {
         }
     }
 
-    fn leave_map(&mut self, r: &MapRef, level: usize, _first: u64, page: &'a [u8]) {
+    fn leave_map(&mut self, r: &MapRef, level: usize, first: u64, page: &'a [u8]) {
         if !self.full {
             return;
         }
         if level == 0 {
-            if crate::space::count_free(MapNode::bits(page)) != r.free {
+            // Sectors from file_len on are in use, and their bits are 1 (SPEC.md
+            // 7), so a leaf's free count is its count of 0 bits.
+            let bits = MapNode::bits(page);
+            let end = self.root.file_len / SECTOR;
+            let past = end.saturating_sub(first);
+            let spl = self.geo.sector_cover[0];
+            if (past..spl).any(|i| bits.get((i / 8) as usize).is_some_and(|b| b & (1 << (i % 8)) == 0)) {
+                self.report(Structure::FreeMap, r.location, None, "a sector at or past file_len is marked free");
+            }
+            if crate::space::count_free(bits) != r.free {
                 self.report(Structure::FreeMap, r.location, None, "free count in parent disagrees with the leaf");
             }
             return;

@@ -81,7 +81,10 @@ fn open_padded(data: &[u8], stats: &mut ImageStats) {
 fn fix_meta_checksums(data: &[u8]) -> Option<Vec<u8>> {
     let mut fixed = data.to_vec();
     let mut changed = false;
-    for at in [0usize, 512, 1024] {
+    // The header's format version says where the root slots are (SPEC.md 3).
+    let version = data.get(8..12).map_or(0, |b| u32::from_le_bytes(b.try_into().unwrap()));
+    let layout = mappedpages::format::Layout::of_version(version).unwrap_or(mappedpages::format::Layout::CURRENT);
+    for at in [0, layout.root_slot_offset(0) as usize, layout.root_slot_offset(1) as usize] {
         let Some(sector) = fixed.get_mut(at..at + 512) else {
             break;
         };

@@ -135,6 +135,16 @@ impl PendingPage {
         ChainRef::read(page, 24)
     }
 
+    /// The `has_summary` byte (0 or 1 in a valid page).
+    pub fn summary_flag(page: &[u8]) -> u8 {
+        page[56]
+    }
+
+    /// The bytes that hold the summary (zero when `has_summary` is 0).
+    pub fn summary_bytes(page: &[u8]) -> &[u8] {
+        &page[NODE_HEADER..RECORDS_AT]
+    }
+
     /// The version summary, when the page carries one.
     pub fn summary(page: &[u8]) -> Option<VersionSummary> {
         (page[56] == 1).then(|| VersionSummary::read(page, NODE_HEADER))

@@ -33,6 +33,12 @@ impl ChainRef {
         put_u64(b, at + 8, self.written);
         put_hash(b, at + 16, &self.checksum);
     }
+
+    /// A reference with location 0 (none) is written as 32 zero bytes; a
+    /// reader rejects one that is not (SPEC.md 4.2).
+    pub fn is_canonical(&self) -> bool {
+        self.location != 0 || *self == ChainRef::default()
+    }
 }
 
 /// A decoded root record: everything that names one committed version.
@@ -172,8 +178,13 @@ impl Root {
         {
             return Err(bad("synced_through or the pending floors out of order".into()));
         }
-        if (root.table_depth == 0 && root.table.location != 0) || (root.map_depth == 0 && root.map.location != 0) {
-            return Err(bad("tree depth and top node disagree".into()));
+        if (root.table_depth == 0 && root.table != TableRef::default())
+            || (root.map_depth == 0 && root.map != MapRef::default())
+        {
+            return Err(bad("a tree of depth 0 has a top node reference that is not all zero".into()));
+        }
+        if !root.pending.is_canonical() || !root.catalog.is_canonical() {
+            return Err(bad("a chain reference with location 0 is not all zero".into()));
         }
         Ok(Some(root))
     }

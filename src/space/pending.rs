@@ -67,11 +67,24 @@ pub(crate) fn read_chain(
             return Err(Error::corrupt(Structure::PendingList, offset, "checksum mismatch"));
         }
         let h = NodeHeader::read(page);
-        if h.magic != magic || h.written != link.written || PendingPage::count(page) as usize > capacity {
+        if h.magic != magic || h.level != 0 || h.written != link.written || PendingPage::count(page) as usize > capacity
+        {
             return Err(Error::corrupt(Structure::PendingList, offset, "bad record page header"));
+        }
+        // has_summary is 0 (summary bytes zero) or 1, and always 0 in a deadlist.
+        let summary_ok = match PendingPage::summary_flag(page) {
+            0 => PendingPage::summary_bytes(page).iter().all(|&b| b == 0),
+            1 => magic == PENDING_MAGIC,
+            _ => false,
+        };
+        if !summary_ok {
+            return Err(Error::corrupt(Structure::PendingList, offset, "bad summary flag or summary bytes"));
         }
         visit(link.location, &h, page)?;
         let prev = PendingPage::prev(page);
+        if !prev.is_canonical() {
+            return Err(Error::corrupt(Structure::PendingList, offset, "an empty link is not all zero"));
+        }
         if prev.location != 0 && prev.written > link.written {
             return Err(Error::corrupt(Structure::PendingList, offset, "link to a newer page"));
         }
@@ -87,7 +100,8 @@ pub(crate) fn page_records(page: &[u8], location: u64, written: u64) -> Result<V
         .map(|i| match PendingPage::record(page, i) {
             // A record lists what this page's commit (or an earlier one)
             // stopped reaching (SPEC.md 4.6).
-            Some(r) if r.sectors > 0 && r.freed <= written => Ok(r),
+            Some(r) if r.sectors > 0 && r.birth <= r.freed && r.freed <= written => Ok(r),
+            Some(r) if r.sectors > 0 && r.birth > r.freed => Err(bad("record freed before it was born".into())),
             Some(r) if r.sectors > 0 => Err(bad("record freed after its page".into())),
             _ => Err(bad(format!("record {i} is not valid"))),
         })
@@ -100,7 +114,7 @@ pub(crate) fn summary_is_sane(s: &VersionSummary, page_size: usize) -> bool {
     let geo = crate::geometry::Geometry::new(page_size, crate::format::Layout::CURRENT);
     s.table_depth as usize <= crate::geometry::MAX_LEVELS
         && s.next_id <= geo.id_capacity(s.table_depth)
-        && (s.table_depth > 0 || s.table.location == 0)
+        && (s.table_depth > 0 || s.table == crate::format::TableRef::default())
 }
 
 /// Loads the pending list of a root, oldest group first.

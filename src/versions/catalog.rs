@@ -23,17 +23,25 @@ pub(crate) fn load_catalog(reader: &PageReader<'_>, head: ChainRef) -> Result<Lo
         let page = reader.page(link.location, Structure::Catalog)?;
         let h = NodeHeader::read(page);
         let count = CatalogPage::count(page) as usize;
-        if hash16(page) != link.checksum || h.magic != CATALOG_MAGIC || h.written != link.written || count > capacity {
+        if hash16(page) != link.checksum
+            || h.magic != CATALOG_MAGIC
+            || h.level != 0
+            || h.written != link.written
+            || count > capacity
+        {
             return Err(Error::corrupt(Structure::Catalog, offset, "checksum or header mismatch"));
         }
         for i in 0..count {
             let e = CatalogPage::entry(page, i)
-                .filter(|e| crate::space::summary_is_sane(&e.summary, reader.page_size()))
+                .filter(|e| crate::space::summary_is_sane(&e.summary, reader.page_size()) && e.deadlist.is_canonical())
                 .ok_or_else(|| Error::corrupt(Structure::Catalog, offset, format!("entry {i} is not valid")))?;
             entries.push(e);
         }
         pages.push((link.location, link.written));
         let next = CatalogPage::next(page);
+        if !next.is_canonical() {
+            return Err(Error::corrupt(Structure::Catalog, offset, "an empty link is not all zero"));
+        }
         if next.location != 0 && next.written != link.written {
             return Err(Error::corrupt(Structure::Catalog, offset, "catalog pages of different commits"));
         }
