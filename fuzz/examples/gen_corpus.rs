@@ -116,7 +116,15 @@ fn main() {
             .find(|image| image.len() > 8 << 10)
             .unwrap(),
     );
-    write(&dir, "seed-fallback-root-1k", &image::<1024>(Eventual, &[(6, 6, 0), (1, 3, 1)], AllButFirstBytes(mappedpages::format::Layout::CURRENT.meta_bytes())));
+    write(
+        &dir,
+        "seed-fallback-root-1k",
+        &image::<1024>(
+            Eventual,
+            &[(6, 6, 0), (1, 3, 1)],
+            AllButFirstBytes(mappedpages::format::Layout::CURRENT.meta_bytes()),
+        ),
+    );
     // Every root claims that all it reaches was synced: recovery then checks no
     // node, and whatever the fuzzer does to the nodes reaches the readers.
     let mut trusting = image::<1024>(Immediate, &[(16, 16, 0), (2, 4, 3), (1, 2, 2)], KeepAll);

@@ -63,7 +63,8 @@ fn open_padded(data: &[u8], stats: &mut ImageStats) {
     // the front and the rest is zeros. So the corpus holds images with their
     // trailing zeros cut, and each input is also tried zero-padded to the
     // longest `file_len` one of its root slots claims.
-    let claimed = [512usize, 1024]
+    let layout = layout_of(data);
+    let claimed = [layout.root_slot_offset(0) as usize, layout.root_slot_offset(1) as usize]
         .iter()
         .filter_map(|&slot| data.get(slot + 32..slot + 40))
         .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
@@ -81,9 +82,7 @@ fn open_padded(data: &[u8], stats: &mut ImageStats) {
 fn fix_meta_checksums(data: &[u8]) -> Option<Vec<u8>> {
     let mut fixed = data.to_vec();
     let mut changed = false;
-    // The header's format version says where the root slots are (SPEC.md 3).
-    let version = data.get(8..12).map_or(0, |b| u32::from_le_bytes(b.try_into().unwrap()));
-    let layout = mappedpages::format::Layout::of_version(version).unwrap_or(mappedpages::format::Layout::CURRENT);
+    let layout = layout_of(data);
     for at in [0, layout.root_slot_offset(0) as usize, layout.root_slot_offset(1) as usize] {
         let Some(sector) = fixed.get_mut(at..at + 512) else {
             break;
@@ -98,6 +97,13 @@ fn fix_meta_checksums(data: &[u8]) -> Option<Vec<u8>> {
         }
     }
     changed.then_some(fixed)
+}
+
+/// Where the root slots are: the header's format version says (SPEC.md 3),
+/// read without checks (the input may be anything).
+fn layout_of(data: &[u8]) -> mappedpages::format::Layout {
+    let version = data.get(8..12).map_or(0, |b| u32::from_le_bytes(b.try_into().unwrap()));
+    mappedpages::format::Layout::of_version(version).unwrap_or(mappedpages::format::Layout::CURRENT)
 }
 
 fn open_any(data: &[u8], stats: &mut ImageStats) {
