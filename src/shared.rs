@@ -20,6 +20,9 @@ use crate::versions::{history_held, summaries_from};
 pub(crate) struct WriterState {
     /// Newest version known to be on disk.
     pub durable_version: u64,
+    /// The version recovered at open: nodes written later were written by
+    /// this handle (their checksums need no check when read back).
+    pub opened_at: u64,
     /// Slot holding that version's root; commits write the other slot.
     pub durable_slot: usize,
     /// The lowest history start of that root and of every root committed since
@@ -186,6 +189,7 @@ impl Shared {
         };
         let writer = writable.then(|| WriterState {
             durable_version: r.root.version,
+            opened_at: r.root.version,
             durable_history_start: r.root.history_start,
             durable_slot: r.slot,
             unsynced_bytes: 0,

@@ -176,3 +176,39 @@ fn a_pending_record_listing_a_reached_page_stops_the_first_commit() {
     w.alloc().unwrap();
     w.commit().expect("no local check sees the lying record");
 }
+
+/// Bit rot in a free-map leaf (its checksum not resealed: real rot) that marks
+/// a reached page free: the writer checks the checksum of every node it reads
+/// from the file (not those it wrote itself), so even with the first-commit
+/// check turned off the commit is refused instead of writing over the page.
+#[test]
+fn a_rotted_free_map_leaf_is_refused_on_the_write_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let (resealed, id0) = lying_free_map(&path);
+    // Undo the resealing: the same bits, the old checksum and count.
+    let mut file = std::fs::read(&path).unwrap();
+    let (slot, mut root) = newest_root(&file, P);
+    let map = (root.map.location * 512) as usize;
+    file[map..map + P].copy_from_slice(&resealed[map..map + P]);
+    // The rot is older than the last sync: recovery, which checks only what
+    // was written since, does not read the leaf.
+    root.synced_through = root.version;
+    write_root(&mut file, slot, &root);
+    std::fs::write(&path, &file).unwrap();
+
+    let options = Options { check_before_first_commit: false, ..Options::default() };
+    let store = Store::<P>::open_with(&path, options).unwrap();
+    let r = store.begin_read().unwrap();
+    let before = r.page(id0).unwrap().to_vec();
+    let mut w = store.begin_write().unwrap();
+    for _ in 0..4 {
+        let id = w.alloc().unwrap();
+        w.page_mut(id).unwrap().fill(0x77);
+    }
+    match w.commit() {
+        Err(Error::Corrupt { detail, .. }) => assert!(detail.contains("checksum"), "{detail}"),
+        other => panic!("a commit over a rotted free-map leaf was not refused: {other:?}"),
+    }
+    assert_eq!(r.page(id0).unwrap(), &before[..]);
+}

@@ -36,6 +36,10 @@ pub(crate) struct SpaceMap<'a> {
     /// No hole is longer than this many pages (known after a search of the
     /// whole file failed; allocations only shorten holes, growth forgets it).
     largest_hole: Option<u64>,
+    /// Nodes written at a later version were written by this handle; older
+    /// ones come from the file and have their checksum checked when read
+    /// (bit rot in a leaf would otherwise hand out a page something reaches).
+    own_after: u64,
 }
 
 /// Reads a committed free-map node and checks its header.
@@ -73,7 +77,24 @@ impl<'a> SpaceMap<'a> {
             dirty: BTreeMap::new(),
             largest_hole: None,
             max_sectors,
+            own_after: u64::MAX,
         }
+    }
+
+    /// Trusts the checksums of nodes written after version `v` (by this
+    /// handle, since it opened the file at `v`); checks every other one.
+    pub fn own_after(self, v: u64) -> SpaceMap<'a> {
+        SpaceMap { own_after: v, ..self }
+    }
+
+    /// A committed node, header checked, and its checksum too unless this
+    /// handle wrote it.
+    fn node(&self, r: &MapRef, level: usize, first: u64) -> Result<&'a [u8]> {
+        let page = read_map_node(&self.reader, r, level, first)?;
+        if r.written <= self.own_after && hash16(page) != r.checksum {
+            return Err(Error::corrupt(Structure::FreeMap, r.location * SECTOR, "free-map node checksum mismatch"));
+        }
+        Ok(page)
     }
 
     fn spl(&self) -> u64 {
@@ -112,7 +133,7 @@ impl<'a> SpaceMap<'a> {
             if r.location == 0 {
                 return Ok(MapRef::default());
             }
-            let page = read_map_node(&self.reader, &r, l, first)?;
+            let page = self.node(&r, l, first)?;
             let span = self.geo.sector_cover[l - 1];
             let j = (target_first - first) / span;
             first += j * span;
@@ -141,7 +162,7 @@ impl<'a> SpaceMap<'a> {
         if r.location == 0 {
             return Ok(None);
         }
-        Ok(Some(MapNode::bits(read_map_node(&self.reader, &r, 0, index * self.spl())?)))
+        Ok(Some(MapNode::bits(self.node(&r, 0, index * self.spl())?)))
     }
 
     /// Leaf `index`, copied into the dirty set on first use.
@@ -152,7 +173,7 @@ impl<'a> SpaceMap<'a> {
             let bits: Box<[u8]> = if r.location == 0 {
                 vec![0xFFu8; len].into_boxed_slice()
             } else {
-                let page = read_map_node(&self.reader, &r, 0, index * self.spl())?;
+                let page = self.node(&r, 0, index * self.spl())?;
                 MapNode::bits(page).into()
             };
             let free = bits::count_free(&bits);
@@ -304,11 +325,7 @@ impl<'a> SpaceMap<'a> {
                 None => {
                     let r = self.committed_ref(0, index)?;
                     r.location != 0
-                        && bits::all_free(
-                            MapNode::bits(read_map_node(&self.reader, &r, 0, index * spl)?),
-                            unit - index * spl,
-                            spp,
-                        )
+                        && bits::all_free(MapNode::bits(self.node(&r, 0, index * spl)?), unit - index * spl, spp)
                 }
             };
             if !free {
@@ -426,7 +443,7 @@ impl<'a> SpaceMap<'a> {
                 let mut page = vec![0u8; self.geo.page_size].into_boxed_slice();
                 let old = self.committed_ref(level, p)?;
                 if old.location != 0 {
-                    page.copy_from_slice(read_map_node(&self.reader, &old, level, p * self.geo.sector_cover[level])?);
+                    page.copy_from_slice(self.node(&old, level, p * self.geo.sector_cover[level])?);
                 } else {
                     for j in 0..fan {
                         let child = self.committed_ref(level - 1, p * fan + j)?;

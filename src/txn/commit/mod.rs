@@ -135,7 +135,8 @@ fn plan<'t>(
     };
     let (mut adds, mut carried) = (ops.adds, ops.carried);
     let max_sectors = shared.options.max_file_len / SECTOR;
-    let map = SpaceMap::new(reader, geo, base.map, base.map_depth, base.file_len / SECTOR, max_sectors);
+    let map = SpaceMap::new(reader, geo, base.map, base.map_depth, base.file_len / SECTOR, max_sectors)
+        .own_after(state.opened_at);
     let mut space = Allocator::new(map, strategy);
     let floors = Floors::of(base);
     let retention = retention::decide(&state.pending, &keepers, floors, &mut adds, &mut carried, |e| space.release(e))?;
