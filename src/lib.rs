@@ -83,11 +83,11 @@ pub mod storage;
 #[doc(hidden)]
 pub mod testing;
 
-pub use error::{Error, Result, Structure};
+pub use error::{Error, Invalid, KeptVersions, Limit, LockHolder, Result, Structure};
 pub use ids::{ContentHash, PageId, Version};
 pub use store::{Durability, Options, RejectedRoot, Stats, Store};
 pub use table::LiveIds;
-pub use txn::{ReadTxn, WriteTxn};
+pub use txn::{OwnedReadTxn, ReadTxn, ReaderInfo, WriteTxn};
 pub use verify::{Damage, VerifyReport};
 pub use versions::{At, ExportReport, HistoryEntry, HistoryWindow, SnapshotInfo};
 

@@ -18,11 +18,15 @@ pub const DEFAULT_RESERVE: u64 = 8 << 30;
 
 /// How to open a [`FileStorage`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FileMode {
-    /// Create a new file (fail if it exists); exclusive lock.
+    /// Create a new file, or take an existing empty one (fail with
+    /// `AlreadyExists` if it has bytes); exclusive lock.
     Create,
     /// Open an existing file for writing; exclusive lock.
     Write,
+    /// Open a file for writing, creating it if missing; exclusive lock.
+    OpenOrCreate,
     /// Open an existing file read-only; shared lock.
     ReadOnly,
 }
@@ -43,26 +47,38 @@ pub struct FileStorage {
 
 impl FileStorage {
     /// Opens (or creates) the file at `path` and takes its lock: exclusive for
-    /// `Create` and `Write`, shared for `ReadOnly`. Fails with `WouldBlock` at
-    /// once when another handle holds a conflicting lock.
+    /// the writing modes, shared for `ReadOnly`. Fails at once when another
+    /// handle holds a conflicting lock, with `WouldBlock` whose inner error is
+    /// the [`LockHolder`](crate::LockHolder); with `IsADirectory` for a directory.
     pub fn open(path: &Path, mode: FileMode, reserve: u64) -> io::Result<FileStorage> {
+        if mode == FileMode::Create && std::fs::metadata(path).is_ok_and(|m| m.len() > 0) {
+            return Err(io::Error::from(io::ErrorKind::AlreadyExists));
+        }
         let file = match mode {
-            FileMode::Create => OpenOptions::new().read(true).write(true).create_new(true).open(path)?,
+            FileMode::Create | FileMode::OpenOrCreate => {
+                OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?
+            }
             FileMode::Write => OpenOptions::new().read(true).write(true).open(path)?,
             FileMode::ReadOnly => OpenOptions::new().read(true).open(path)?,
         };
-        let locked = match mode {
-            FileMode::ReadOnly => file.try_lock_shared(),
-            _ => file.try_lock(),
-        };
+        if file.metadata()?.is_dir() {
+            return Err(io::Error::from(io::ErrorKind::IsADirectory));
+        }
+        let exclusive = mode != FileMode::ReadOnly;
+        let locked = if exclusive { file.try_lock() } else { file.try_lock_shared() };
         match locked {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
-                return Err(io::Error::from(io::ErrorKind::WouldBlock));
+                let holder = super::lock::lock_holder(&file, exclusive);
+                return Err(io::Error::new(io::ErrorKind::WouldBlock, holder));
             }
             Err(TryLockError::Error(e)) => return Err(e),
         }
-        if mode == FileMode::Create
+        if mode == FileMode::Create && file.metadata()?.len() > 0 {
+            // Written between the check above and the lock.
+            return Err(io::Error::from(io::ErrorKind::AlreadyExists));
+        }
+        if matches!(mode, FileMode::Create | FileMode::OpenOrCreate)
             && let Some(dir) = path.parent()
         {
             // Make the new directory entry durable; a store whose file vanishes

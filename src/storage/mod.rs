@@ -32,6 +32,7 @@
 #[cfg(any(test, feature = "testing"))]
 mod crash;
 pub(crate) mod file;
+mod lock;
 mod memory;
 mod pages;
 mod pin;

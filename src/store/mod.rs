@@ -11,11 +11,13 @@ use crate::shared::{Shared, lock};
 
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Invalid, LockHolder, Result};
 use crate::format::{Header, Root, hash16, meta_pages, root_slot_offset};
 use crate::ids::Version;
 use crate::storage::{FileStorage, Storage, file::FileMode};
-use crate::txn::{ReadTxn, WriteTxn};
+use crate::txn::{OwnedReadTxn, ReadTxn, ReaderInfo, WriteTxn};
+use crate::versions::At;
+use std::sync::Arc;
 use crate::verify::{VerifyReport, verify_root};
 
 /// Counts describing a store's current version.
@@ -74,7 +76,19 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
         "PAGE_SIZE must be a power of two between 1024 and 2^30"
     );
 
-    /// Creates a new store file; fails with [`Error::AlreadyExists`] if the path exists.
+    /// Creates a new store file, or a store in an existing empty file (a
+    /// `tempfile::NamedTempFile`, say); fails with [`Error::AlreadyExists`] if
+    /// the file has bytes.
+    ///
+    /// ```
+    /// use mappedpages::{Error, Store};
+    /// # fn main() -> Result<(), Error> {
+    /// let file = tempfile::NamedTempFile::new().unwrap();     // exists, empty
+    /// let store = Store::<4096>::create(file.path())?;
+    /// drop(store);
+    /// assert!(matches!(Store::<4096>::create(file.path()), Err(Error::AlreadyExists(_))));
+    /// # Ok(()) }
+    /// ```
     pub fn create(path: impl AsRef<Path>) -> Result<Self> {
         Self::create_with(path, Options::default())
     }
@@ -82,8 +96,41 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
     /// Creates a new store file with options.
     pub fn create_with(path: impl AsRef<Path>, options: Options) -> Result<Self> {
         let () = Self::VALID_PAGE_SIZE;
-        let storage = FileStorage::open(path.as_ref(), FileMode::Create, options.reserve).map_err(open_error)?;
+        let path = path.as_ref();
+        let storage = FileStorage::open(path, FileMode::Create, options.reserve).map_err(open_error(path, FileMode::Create))?;
         Self::create_on(storage, options)
+    }
+
+    /// Opens the store file at `path`, or creates it when the path is missing
+    /// or names an empty file (as `sled::open` and redb's `Database::create`
+    /// do). Fails with [`Error::Locked`] at once if another handle holds it.
+    ///
+    /// ```
+    /// use mappedpages::Store;
+    /// # fn main() -> Result<(), mappedpages::Error> {
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("pages.db");
+    /// let store = Store::<4096>::open_or_create(&path)?;  // created
+    /// let mut w = store.begin_write()?;
+    /// let id = w.alloc()?;
+    /// w.commit()?;
+    /// drop(store);
+    /// let store = Store::<4096>::open_or_create(&path)?;  // opened
+    /// assert!(store.begin_read()?.contains(id)?);
+    /// # Ok(()) }
+    /// ```
+    pub fn open_or_create(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_or_create_with(path, Options::default())
+    }
+
+    /// [`open_or_create`](Store::open_or_create) with options.
+    pub fn open_or_create_with(path: impl AsRef<Path>, options: Options) -> Result<Self> {
+        let () = Self::VALID_PAGE_SIZE;
+        let path = path.as_ref();
+        let mode = FileMode::OpenOrCreate;
+        let storage = FileStorage::open(path, mode, options.reserve).map_err(open_error(path, mode))?;
+        // The lock is held: nobody else can fill the file meanwhile.
+        if storage.is_empty() { Self::create_on(storage, options) } else { Self::open_on(storage, options) }
     }
 
     /// Opens an existing store file for reading and writing.
@@ -95,7 +142,8 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
     /// once if another handle holds the file.
     pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Self> {
         let () = Self::VALID_PAGE_SIZE;
-        let storage = FileStorage::open(path.as_ref(), FileMode::Write, options.reserve).map_err(open_error)?;
+        let path = path.as_ref();
+        let storage = FileStorage::open(path, FileMode::Write, options.reserve).map_err(open_error(path, FileMode::Write))?;
         Self::open_on(storage, options)
     }
 
@@ -103,7 +151,7 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
     pub fn create_on(storage: impl Storage, options: Options) -> Result<Self> {
         let () = Self::VALID_PAGE_SIZE;
         if !storage.is_empty() {
-            return Err(Error::AlreadyExists);
+            return Err(Error::InvalidArgument(Invalid::NotEmpty));
         }
         let meta = meta_pages(PAGE_SIZE) * PAGE_SIZE as u64;
         let mut store_id = [0u8; 16];
@@ -135,6 +183,53 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
     /// for the writer.
     pub fn begin_read(&self) -> Result<ReadTxn<'_, PAGE_SIZE>> {
         Ok(ReadTxn::new(&self.shared))
+    }
+
+    /// Starts a read transaction on the newest committed version that owns an
+    /// `Arc` of the store instead of borrowing it (see [`OwnedReadTxn`]).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use mappedpages::{OwnedReadTxn, Store};
+    /// # fn main() -> Result<(), mappedpages::Error> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// fn reader(store: &Arc<Store<4096>>) -> mappedpages::Result<OwnedReadTxn<4096>> {
+    ///     store.begin_read_owned()              // no borrow of `store` escapes
+    /// }
+    /// let store = Arc::new(Store::<4096>::create(dir.path().join("s.db"))?);
+    /// let r = reader(&store)?;
+    /// assert_eq!(r.version(), store.version());
+    /// # Ok(()) }
+    /// ```
+    pub fn begin_read_owned(self: &Arc<Self>) -> Result<OwnedReadTxn<PAGE_SIZE>> {
+        OwnedReadTxn::at(self, &At::Version(Version(u64::MAX)))
+    }
+
+    /// An owned read transaction on the version `at` names (as
+    /// [`begin_read_at`](Store::begin_read_at)).
+    pub fn begin_read_owned_at(self: &Arc<Self>, at: At<'_>) -> Result<OwnedReadTxn<PAGE_SIZE>> {
+        OwnedReadTxn::at(self, &at)
+    }
+
+    /// The open read transactions, oldest first, with the version each keeps
+    /// and how long it has been open: the one to look for when freed space
+    /// does not come back ([`Stats::pending_pages`] stays high).
+    ///
+    /// ```
+    /// use mappedpages::Store;
+    /// # fn main() -> Result<(), mappedpages::Error> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::<4096>::create(dir.path().join("s.db"))?;
+    /// let old = store.begin_read()?;
+    /// store.begin_write()?.commit()?;
+    /// let readers = store.readers();
+    /// assert_eq!(readers.len(), 1);
+    /// assert_eq!(readers[0].version, old.version());
+    /// assert!(readers[0].version < store.version());
+    /// # Ok(()) }
+    /// ```
+    pub fn readers(&self) -> Vec<ReaderInfo> {
+        lock(&self.shared.published).readers.list()
     }
 
     /// Starts the write transaction, waiting while another one is open.
@@ -249,11 +344,26 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
     }
 }
 
-pub(crate) fn open_error(e: std::io::Error) -> Error {
-    match e.kind() {
-        std::io::ErrorKind::WouldBlock => Error::Locked,
-        std::io::ErrorKind::AlreadyExists => Error::AlreadyExists,
-        _ => Error::Io { context: "opening the file", source: e },
+/// The error opening `path` in `mode` failed with, naming the path.
+pub(crate) fn open_error(path: &Path, mode: FileMode) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |e| match e.kind() {
+        std::io::ErrorKind::WouldBlock => Error::Locked {
+            path: path.to_owned(),
+            holder: e.get_ref().and_then(|h| h.downcast_ref::<LockHolder>()).copied().unwrap_or(
+                if mode == FileMode::ReadOnly { LockHolder::Writer { pid: None } } else { LockHolder::ReadOnly { pid: None } },
+            ),
+        },
+        std::io::ErrorKind::AlreadyExists => Error::AlreadyExists(path.to_owned()),
+        std::io::ErrorKind::IsADirectory => Error::IsDirectory(path.to_owned()),
+        _ => Error::Io {
+            context: match mode {
+                FileMode::Create => "creating",
+                FileMode::ReadOnly => "opening read-only",
+                _ => "opening",
+            },
+            path: Some(path.to_owned()),
+            source: e,
+        },
     }
 }
 

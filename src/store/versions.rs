@@ -156,7 +156,7 @@ impl<const P: usize> Store<P> {
     pub fn export(&self, path: impl AsRef<Path>, at: At<'_>) -> Result<ExportReport> {
         let txn = self.begin_read_at(at)?;
         if path.as_ref().exists() {
-            return Err(Error::AlreadyExists);
+            return Err(Error::AlreadyExists(path.as_ref().to_owned()));
         }
         let shared = &self.shared;
         let source = ExportSource {

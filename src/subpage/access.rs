@@ -1,13 +1,12 @@
 //! Reading and writing the bytes of allocated sub-pages.
 
 use crate::compat::{MappedPage, PageSource};
-use crate::error::{Error, Result};
+use crate::error::{Error, Invalid, Result};
 use crate::ids::PageId;
 use crate::txn::WriteTxn;
 
 use super::{SubPageAllocator, SubPageId};
 
-const WRONG_LEN: &str = "sub-page data must be exactly SUB bytes";
 
 impl<const PARENT: usize, const SUB: usize> SubPageAllocator<PARENT, SUB> {
     /// The `SUB` bytes of sub-page `id` as `src` sees them.
@@ -38,7 +37,7 @@ impl<const PARENT: usize, const SUB: usize> SubPageAllocator<PARENT, SUB> {
     /// Copies `data` (exactly `SUB` bytes) into sub-page `id`.
     pub fn write(&self, txn: &mut WriteTxn<'_, PARENT>, id: SubPageId<PARENT, SUB>, data: &[u8]) -> Result<()> {
         if data.len() != SUB {
-            return Err(Error::InvalidArgument(WRONG_LEN));
+            return Err(Error::InvalidArgument(Invalid::WrongLength { expected: SUB, actual: data.len() }));
         }
         self.get_mut(txn, id)?.copy_from_slice(data);
         Ok(())

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Invalid, Limit, Result};
 use crate::format::{Root, SECTOR};
 use crate::shared::{Shared, WriterState, lock};
 use crate::storage::{Hold, PageReader, RawView, page_starts};
@@ -99,7 +99,7 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
         }
         let id = self.next_id;
         if id >= self.shared.geo.id_capacity(crate::geometry::MAX_LEVELS as u8) {
-            return Err(Error::Full("no logical id left"));
+            return Err(Error::Full(Limit::Ids));
         }
         self.next_id += 1;
         Ok(id)
@@ -193,7 +193,7 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
     /// Copies `data` (exactly `PAGE_SIZE` bytes) into page `id`.
     pub fn write(&mut self, id: PageId, data: &[u8]) -> Result<()> {
         if data.len() != P {
-            return Err(Error::InvalidArgument("page data must be exactly PAGE_SIZE bytes"));
+            return Err(Error::InvalidArgument(Invalid::WrongLength { expected: P, actual: data.len() }));
         }
         match self.pages.get_mut(&id.get()) {
             Some(Slot::Freed) => return Err(Error::NotAllocated(id)),
@@ -264,7 +264,7 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
                 // non-durable slot; without, the sync was only settle's (b).
                 let root_written = state.unsynced_bytes > 0;
                 state.sync_failed(&*self.shared.storage, root_written);
-                Err(Error::Io { context: "syncing the store", source: e })
+                Err(Error::Io { context: "syncing the store", path: None, source: e })
             }
         }
     }

@@ -47,10 +47,8 @@ pub(crate) struct Source<'a> {
 /// Writes the version `source` reads into a new file at `path`.
 pub(crate) fn export_version(source: Source<'_>, path: &Path) -> Result<ExportReport> {
     let Source { reader, geo, root, header, zero_page, reserve } = source;
-    let storage = FileStorage::open(path, FileMode::Create, reserve).map_err(|e| match e.kind() {
-        std::io::ErrorKind::AlreadyExists => Error::AlreadyExists,
-        _ => Error::Io { context: "creating the export file", source: e },
-    })?;
+    let storage =
+        FileStorage::open(path, FileMode::Create, reserve).map_err(crate::store::open_error(path, FileMode::Create))?;
     let page_size = geo.page_size as u64;
     let spp = geo.spp;
     let meta = meta_pages(geo.page_size);
@@ -80,7 +78,7 @@ pub(crate) fn export_version(source: Source<'_>, path: &Path) -> Result<ExportRe
     let file_len = end_page * page_size;
 
     // Write: header, data, table, sync, root, sync.
-    let io = |context: &'static str| move |source| Error::Io { context, source };
+    let io = |context: &'static str| move |source| Error::Io { context, path: None, source };
     let header = Header { created_nanos: now_nanos(), ..header };
     storage.grow(file_len).map_err(io("growing the export file"))?;
     storage.write(0, &header.encode()).map_err(io("writing the export header"))?;
