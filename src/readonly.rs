@@ -59,14 +59,14 @@ use crate::verify::VerifyReport;
 /// let id = w.alloc()?;
 /// w.page_mut(id)?.fill(3);
 /// w.commit()?;
-/// assert!(matches!(ReadOnlyStore::<4096>::open(&path), Err(Error::Locked)));
+/// assert!(matches!(ReadOnlyStore::<4096>::open(&path), Err(Error::Locked { .. })));
 /// drop(store);
 ///
 /// let a = ReadOnlyStore::<4096>::open(&path)?;
 /// let b = ReadOnlyStore::<4096>::open(&path)?;         // readers share the file
 /// assert_eq!(a.begin_read()?.page(id)?[0], 3);
 /// assert_eq!(b.version(), a.version());
-/// assert!(matches!(Store::<4096>::open(&path), Err(Error::Locked)));
+/// assert!(matches!(Store::<4096>::open(&path), Err(Error::Locked { .. })));
 /// # Ok(()) }
 /// ```
 pub struct ReadOnlyStore<const PAGE_SIZE: usize> {

@@ -78,7 +78,7 @@ fn compat_aliases_keep_0_2_code_shapes() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("aliases.db");
     let pager: Pager<PAGE> = Pager::create(&path).unwrap();
-    assert!(matches!(Pager::<PAGE>::create(&path), Err(MappedPageError::AlreadyExists)));
+    assert!(matches!(Pager::<PAGE>::create(&path), Err(MappedPageError::AlreadyExists(_))));
     let mut w = pager.begin_write().unwrap();
     // alloc_protected → alloc; ProtectedPageWriter::page_mut + commit → page_mut + commit.
     let protected: ProtectedPageId = w.alloc().unwrap();
@@ -97,7 +97,7 @@ fn compat_aliases_keep_0_2_code_shapes() {
     assert_eq!(&page.as_bytes()[..3], b"abc");
     assert_eq!(page.len(), PAGE);
     assert!(!page.is_empty());
-    assert!(matches!(Pager::<PAGE>::open(&path), Err(MappedPageError::Locked)));
+    assert!(matches!(Pager::<PAGE>::open(&path), Err(MappedPageError::Locked { .. })));
     drop(r);
     drop(pager);
     assert!(matches!(Pager::<1024>::open(&path), Err(MappedPageError::PageSizeMismatch { .. })));

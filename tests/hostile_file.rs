@@ -102,7 +102,7 @@ fn hostile_file_truncated_at_any_length_is_a_typed_error_or_an_older_root() {
     for cut in (0..image.len()).step_by(97).chain([0, 1, 511, 512, 1535, 1536, P, image.len() - 1]) {
         match Store::<P>::open_on(MemoryStorage::from_bytes(&image[..cut], 64 << 20).unwrap(), Options::default()) {
             Err(
-                Error::UnsupportedFormat(_) | Error::NoValidRoot { .. } | Error::Corrupt { .. } | Error::AlreadyExists,
+                Error::UnsupportedFormat(_) | Error::NoValidRoot { .. } | Error::Corrupt { .. } | Error::AlreadyExists(_),
             ) => {}
             Err(e) => panic!("cut at {cut}: unexpected error {e}"),
             Ok(store) => {
@@ -176,8 +176,8 @@ fn hostile_file_second_writer_is_locked_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("locked.db");
     let store = Store::<4096>::create(&path).unwrap();
-    assert!(matches!(Store::<4096>::open(&path), Err(Error::Locked)));
-    assert!(matches!(Store::<4096>::create(&path), Err(Error::AlreadyExists)));
+    assert!(matches!(Store::<4096>::open(&path), Err(Error::Locked { .. })));
+    assert!(matches!(Store::<4096>::create(&path), Err(Error::AlreadyExists(_))));
     drop(store);
     Store::<4096>::open(&path).unwrap();
 }

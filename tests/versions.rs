@@ -113,13 +113,13 @@ fn history_window_keeps_the_last_versions_readable() {
         assert!(ids.iter().all(|&id| r.page(id).unwrap()[0] == round));
     }
     let (too_old, _) = versions[versions.len() - 6];
-    assert!(matches!(store.begin_read_at(At::Version(too_old)), Err(Error::VersionNotRetained(_))));
+    assert!(matches!(store.begin_read_at(At::Version(too_old)), Err(Error::VersionNotRetained { .. })));
     // By time: the newest version committed at or before a version's commit time.
     let entry = history[2];
     let r = store.begin_read_at(At::Time(entry.commit_nanos)).unwrap();
     assert_eq!(r.version(), entry.version);
     drop(r);
-    assert!(matches!(store.begin_read_at(At::Time(1)), Err(Error::VersionNotRetained(_))));
+    assert!(matches!(store.begin_read_at(At::Time(1)), Err(Error::VersionNotRetained { .. })));
     assert!(store.verify().unwrap().is_clean());
 }
 
@@ -190,7 +190,7 @@ fn export_copies_a_version_compacted_with_the_same_content_hash() {
     let out = dir.path().join("copy.db");
     let report = store.export(&out, At::Version(store.version())).unwrap();
     assert_eq!(report.content_hash, hash);
-    assert!(matches!(store.export(&out, At::Version(store.version())), Err(Error::AlreadyExists)));
+    assert!(matches!(store.export(&out, At::Version(store.version())), Err(Error::AlreadyExists(_))));
     let copy = Store::<4096>::open(&out).unwrap();
     let stats = copy.stats();
     assert_eq!(stats.free_pages, 0, "{stats:?}");

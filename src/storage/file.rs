@@ -51,8 +51,12 @@ impl FileStorage {
     /// handle holds a conflicting lock, with `WouldBlock` whose inner error is
     /// the [`LockHolder`](crate::LockHolder); with `IsADirectory` for a directory.
     pub fn open(path: &Path, mode: FileMode, reserve: u64) -> io::Result<FileStorage> {
-        if mode == FileMode::Create && std::fs::metadata(path).is_ok_and(|m| m.len() > 0) {
-            return Err(io::Error::from(io::ErrorKind::AlreadyExists));
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => return Err(io::Error::from(io::ErrorKind::IsADirectory)),
+            Ok(m) if mode == FileMode::Create && m.len() > 0 => {
+                return Err(io::Error::from(io::ErrorKind::AlreadyExists));
+            }
+            _ => {}
         }
         let file = match mode {
             FileMode::Create | FileMode::OpenOrCreate => {

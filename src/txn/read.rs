@@ -259,6 +259,22 @@ impl<const P: usize> Drop for ReadTxn<'_, P> {
 /// assert_eq!(t.join().unwrap()?, 7);
 /// # Ok(()) }
 /// ```
+///
+/// A page slice cannot outlive the transaction (whose drop releases the pin
+/// that keeps the writer off its bytes):
+///
+/// ```compile_fail,E0505
+/// use std::sync::Arc;
+/// use mappedpages::{PageId, Store};
+/// # fn main() -> Result<(), mappedpages::Error> {
+/// # let dir = tempfile::tempdir().unwrap();
+/// let store = Arc::new(Store::<4096>::create(dir.path().join("s.db"))?);
+/// let r = store.begin_read_owned()?;
+/// let page = r.page(PageId::from_raw(0))?;
+/// drop(r);
+/// assert_eq!(page[0], 0);
+/// # Ok(()) }
+/// ```
 pub struct OwnedReadTxn<const PAGE_SIZE: usize> {
     store: Arc<Store<PAGE_SIZE>>,
     root: Arc<Root>,

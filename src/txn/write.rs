@@ -127,9 +127,11 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
             Some(Slot::Freed) => Err(Error::DoubleFree(id)),
             Some(_) => Ok(()),
             None if id.get() >= self.next_id => Err(Error::OutOfRange(id)),
-            None if id.get() >= self.base.next_id || !self.table().entry(id.get())?.is_allocated() => {
-                Err(Error::NotAllocated(id))
-            }
+            None if id.get() >= self.base.next_id => Err(Error::NotAllocated(id)),
+            // Every id below `next_id` was handed out by a commit, so one not
+            // allocated now was freed by an earlier commit: as in 0.2 and the
+            // sub-page allocator, freeing it again is a double free.
+            None if !self.table().entry(id.get())?.is_allocated() => Err(Error::DoubleFree(id)),
             None => Ok(()),
         }
     }
@@ -200,7 +202,10 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
             Some(Slot::New(buf)) => *buf = Some(data.into()),
             Some(Slot::Changed(b)) => b.copy_from_slice(data),
             None => {
-                self.check_free(id)?;
+                match self.check_free(id) {
+                    Err(Error::DoubleFree(id)) => return Err(Error::NotAllocated(id)),
+                    other => other?,
+                }
                 self.pages.insert(id.get(), Slot::Changed(data.into()));
             }
         }
