@@ -8,6 +8,7 @@ use crate::ids::{PageId, Version};
 
 /// Which on-disk structure a [`Error::Corrupt`] or a verify finding is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Structure {
     /// The file header in the first sector.
     Header,

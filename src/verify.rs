@@ -22,6 +22,7 @@ use crate::walk::{Fault, Flow, Prune, Visitor, Walk};
 
 /// One damaged structure found by [`Store::verify`](crate::Store::verify).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Damage {
     /// Which structure.
     pub structure: Structure,
@@ -44,6 +45,7 @@ impl Damage {
 
 /// What [`Store::verify`](crate::Store::verify) found.
 #[derive(Clone, Debug, Default)]
+#[non_exhaustive]
 pub struct VerifyReport {
     /// The version checked.
     pub version: Version,

@@ -75,7 +75,7 @@ fn version_not_kept_says_what_keeps_what() {
     let v4 = commit_byte(&store, id, 4);
     let reader = store.begin_read().unwrap(); // keeps v4
     store.create_snapshot("b").unwrap(); // keeps v4 too, commits v5
-    store.set_history(HistoryWindow { keep_versions: 3, keep_seconds: 0 }).unwrap(); // v6
+    store.set_history(HistoryWindow::versions(3)).unwrap(); // v6
     let v7 = commit_byte(&store, id, 7);
     let v8 = commit_byte(&store, id, 8);
     let err = store.begin_read_at(At::Version(Version(1))).err().expect("v1 is kept by nothing");

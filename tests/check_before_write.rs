@@ -95,7 +95,7 @@ fn without_the_check_the_writer_overwrites_the_page_a_reader_holds() {
     let (file, id0) = lying_free_map(&path);
     std::fs::write(&path, &file).unwrap();
 
-    let options = Options { check_before_first_commit: false, ..Options::default() };
+    let options = Options::default().check_before_first_commit(false);
     let store = Store::<P>::open_with(&path, options).unwrap();
     let r = store.begin_read().unwrap();
     let before = r.page(id0).unwrap().to_vec();

@@ -175,7 +175,7 @@ fn compat_page_source_reads_both_transaction_kinds() {
 #[test]
 fn compat_reader_slices_survive_file_growth() {
     let dir = tempfile::tempdir().unwrap();
-    let options = Options { reserve: 1 << 20, ..Options::default() };
+    let options = Options::default().reserve(1 << 20);
     let store = Store::<PAGE>::create_with(dir.path().join("grow.db"), options).unwrap();
     let mut w = store.begin_write().unwrap();
     let id = w.alloc().unwrap();

@@ -8,7 +8,7 @@ fn growth_slice_held_across_growth_and_remapping_stays_valid() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("grow.db");
     // A 1 MiB reservation: the file outgrows it many times over below.
-    let options = Options { reserve: 1 << 20, ..Options::default() };
+    let options = Options::default().reserve(1 << 20);
     let store = Store::<4096>::create_with(&path, options).unwrap();
     let mut w = store.begin_write().unwrap();
     let first = w.alloc_bulk(8).unwrap();
@@ -41,7 +41,7 @@ fn growth_slice_held_across_growth_and_remapping_stays_valid() {
     drop(reader);
     assert!(store.begin_read().unwrap().page(first[0]).unwrap().iter().all(|&b| b == 9));
     drop(store);
-    let store = Store::<4096>::open_with(&path, Options { reserve: 1 << 20, ..Options::default() }).unwrap();
+    let store = Store::<4096>::open_with(&path, Options::default().reserve(1 << 20)).unwrap();
     assert!(store.verify().unwrap().is_clean());
 }
 

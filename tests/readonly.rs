@@ -222,7 +222,7 @@ fn readonly_recovers_without_writing_anything() {
     for (pattern, expected) in [(TearPattern::DropAll, 1u8), (TearPattern::KeepAll, 2)] {
         let storage = CrashStorage::new().unwrap();
         let control = storage.control();
-        let options = Options { durability: Durability::Eventual, ..Options::default() };
+        let options = Options::default().durability(Durability::Eventual);
         let store = Store::<PAGE>::create_on(storage, options).unwrap();
         let mut w = store.begin_write().unwrap();
         let ids = w.alloc_bulk(10).unwrap();

@@ -100,7 +100,7 @@ fn history_window_keeps_the_last_versions_readable() {
     let mut w = store.begin_write().unwrap();
     let ids = w.alloc_bulk(10).unwrap();
     w.commit().unwrap();
-    store.set_history(HistoryWindow { keep_versions: 5, keep_seconds: 0 }).unwrap();
+    store.set_history(HistoryWindow::versions(5)).unwrap();
     let mut versions = Vec::new();
     for round in 1..=12u8 {
         versions.push((fill(&store, &ids, round), round));
@@ -126,7 +126,7 @@ fn history_window_keeps_the_last_versions_readable() {
 #[test]
 fn history_by_time_keeps_recent_versions() {
     let store = mem_store();
-    store.set_history(HistoryWindow { keep_versions: 0, keep_seconds: 3600 }).unwrap();
+    store.set_history(HistoryWindow::versions(0).seconds(3600)).unwrap();
     let mut w = store.begin_write().unwrap();
     let id = w.alloc().unwrap();
     w.commit().unwrap();
@@ -142,7 +142,7 @@ fn history_by_time_keeps_recent_versions() {
 #[test]
 fn restore_makes_a_new_commit_equal_to_an_old_version() {
     let store = mem_store();
-    store.set_history(HistoryWindow { keep_versions: 10, keep_seconds: 0 }).unwrap();
+    store.set_history(HistoryWindow::versions(10)).unwrap();
     let mut w = store.begin_write().unwrap();
     let ids = w.alloc_bulk(30).unwrap();
     for &id in &ids {
@@ -264,7 +264,7 @@ fn check_no_early_reuse(store: &Store<P>, reach: &BTreeMap<u64, BTreeSet<u64>>, 
 }
 
 fn run_space_model(ops: &[VOp], durability: Durability) -> Result<(), String> {
-    let options = Options { durability, ..Options::default() };
+    let options = Options::default().durability(durability);
     let disk = CrashStorage::new().map_err(|e| e.to_string())?;
     let mut ctl = disk.control();
     let mut store = Store::<P>::create_on(disk, options.clone()).map_err(|e| e.to_string())?;
@@ -306,7 +306,7 @@ fn run_space_model(ops: &[VOp], durability: Durability) -> Result<(), String> {
                     r.map(|_| store.version())
                 }
             },
-            VOp::Window(k) => store.set_history(HistoryWindow { keep_versions: *k as u64, keep_seconds: 0 }),
+            VOp::Window(k) => store.set_history(HistoryWindow::versions(*k as u64)),
             VOp::Sync => store.sync().map(|_| {
                 synced = store.version().get();
                 store.version()

@@ -22,6 +22,7 @@ use crate::verify::{VerifyReport, verify_root};
 
 /// Counts describing a store's current version.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Stats {
     /// The newest committed version.
     pub version: Version,

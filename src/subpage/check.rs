@@ -12,6 +12,7 @@ use super::{SubPageAllocator, SubPageId};
 
 /// Counts from [`SubPageAllocator::check`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SubPageStats {
     /// Pages of the directory chain, the root included.
     pub directory_pages: u64,

@@ -19,6 +19,7 @@ use crate::walk::{Fault, Flow, Prune, Visitor, Walk};
 
 /// What [`Store::export`](crate::Store::export) wrote.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ExportReport {
     /// The version copied.
     pub version: Version,
