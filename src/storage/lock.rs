@@ -18,6 +18,12 @@ pub(crate) fn lock_holder(file: &File, exclusive: bool) -> LockHolder {
     if let Some(holder) = from_proc_locks(file) {
         return holder;
     }
+    probe(file, exclusive)
+}
+
+/// Who holds the lock, without the platform's help: a shared lock can still be
+/// had only if readers (no writer) hold it; no pid.
+fn probe(file: &File, exclusive: bool) -> LockHolder {
     if exclusive && file.try_lock_shared().is_ok() {
         let _ = file.unlock();
         LockHolder::ReadOnly { pid: None }
@@ -71,11 +77,26 @@ fn holder_in(table: &str, dev: u64, ino: u64) -> Option<LockHolder> {
     reader
 }
 
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
+    fn probe_tells_a_writer_from_readers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let open = || File::options().read(true).write(true).create(true).truncate(false).open(&path).unwrap();
+        let (holder, asker) = (open(), open());
+        holder.lock_shared().unwrap();
+        assert_eq!(probe(&asker, true), LockHolder::ReadOnly { pid: None });
+        holder.unlock().unwrap();
+        holder.try_lock().expect("the probe let go of its shared lock");
+        assert_eq!(probe(&asker, true), LockHolder::Writer { pid: None });
+        assert_eq!(probe(&asker, false), LockHolder::Writer { pid: None });
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
     fn proc_locks_lines_name_the_holder() {
         // dev 0xfd01 is major 0xfd, minor 0x01.
         let table = "1: POSIX  ADVISORY  WRITE 7 fd:01:42 0 EOF\n\
