@@ -358,6 +358,7 @@ pub(crate) fn open_error(path: &Path, mode: FileMode) -> impl FnOnce(std::io::Er
         std::io::ErrorKind::IsADirectory => Error::IsDirectory(path.to_owned()),
         _ => Error::Io {
             context: match mode {
+                _ if e.kind() == std::io::ErrorKind::OutOfMemory => "mapping (out of address space; see Options::reserve)",
                 FileMode::Create => "creating",
                 FileMode::ReadOnly => "opening read-only",
                 _ => "opening",
