@@ -79,6 +79,17 @@ pub type ReadOnlyPager<const PAGE_SIZE: usize> = ReadOnlyStore<PAGE_SIZE>;
 impl<const P: usize> ReadOnlyStore<P> {
     /// Opens the store file at `path` read-only. Fails with [`Error::Locked`](crate::Error::Locked) at
     /// once if a writer holds it.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use mappedpages::{ReadOnlyStore, Store};
+    /// let path = dir.path().join("s.db");
+    /// drop(Store::<4096>::create(&path)?);
+    /// let a = ReadOnlyStore::<4096>::open(&path)?;
+    /// let b = ReadOnlyStore::<4096>::open(&path)?; // readers share the file
+    /// assert_eq!(a.version(), b.version());
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         Self::open_with(path, Options::default())
     }

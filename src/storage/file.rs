@@ -212,6 +212,16 @@ unsafe impl Storage for FileStorage {
         self.file.write_all_at(data, offset)
     }
 
+    // `pwritev` where the platform has it (elsewhere the trait's default
+    // writes the buffers one by one).
+    #[cfg(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "dragonfly",
+        target_os = "netbsd",
+        target_os = "openbsd"
+    ))]
     fn write_vectored(&self, offset: u64, bufs: &[&[u8]]) -> io::Result<()> {
         if !self.writable {
             return Err(io::Error::from(io::ErrorKind::PermissionDenied));

@@ -95,6 +95,15 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
     }
 
     /// Creates a new store file with options.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use mappedpages::{Durability, Options, Store};
+    /// let options = Options::default().durability(Durability::Eventual);
+    /// let store = Store::<4096>::create_with(dir.path().join("s.db"), options)?;
+    /// assert_eq!(store.version().get(), 0);
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn create_with(path: impl AsRef<Path>, options: Options) -> Result<Self> {
         let () = Self::VALID_PAGE_SIZE;
         let path = path.as_ref();
@@ -135,12 +144,32 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
     }
 
     /// Opens an existing store file for reading and writing.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use mappedpages::Store;
+    /// let path = dir.path().join("s.db");
+    /// drop(Store::<4096>::create(&path)?);
+    /// let store = Store::<4096>::open(&path)?;
+    /// assert!(Store::<4096>::open(&path).is_err()); // locked by `store`
+    /// assert!(Store::<1024>::open(dir.path().join("missing.db")).is_err());
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         Self::open_with(path, Options::default())
     }
 
     /// Opens an existing store file with options. Fails with [`Error::Locked`] at
     /// once if another handle holds the file.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use mappedpages::{Options, Store};
+    /// let path = dir.path().join("s.db");
+    /// drop(Store::<4096>::create(&path)?);
+    /// let store = Store::<4096>::open_with(&path, Options::default().verify_reads(true))?;
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Self> {
         let () = Self::VALID_PAGE_SIZE;
         let path = path.as_ref();
@@ -149,6 +178,15 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
     }
 
     /// Creates a new store on an empty [`Storage`] (in memory, simulated, …).
+    ///
+    /// ```
+    /// use mappedpages::{storage::MemoryStorage, Options, Store};
+    /// let store = Store::<4096>::create_on(MemoryStorage::new().unwrap(), Options::default())?;
+    /// let mut w = store.begin_write()?;
+    /// w.alloc()?;
+    /// w.commit()?;
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn create_on(storage: impl Storage, options: Options) -> Result<Self> {
         let () = Self::VALID_PAGE_SIZE;
         if !storage.is_empty() {
@@ -175,6 +213,15 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
     }
 
     /// Opens a store on a [`Storage`], recovering the newest intact commit.
+    ///
+    /// ```
+    /// use mappedpages::{storage::MemoryStorage, Options, Store};
+    /// let store = Store::<4096>::create_on(MemoryStorage::new().unwrap(), Options::default())?;
+    /// let mut w = store.begin_write()?;
+    /// w.alloc()?;
+    /// w.commit()?;
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn open_on(storage: impl Storage, options: Options) -> Result<Self> {
         let () = Self::VALID_PAGE_SIZE;
         Ok(Store { shared: Shared::open(Box::new(storage), options, PAGE_SIZE, true)? })
@@ -182,6 +229,21 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
 
     /// Starts a read transaction on the newest committed version. Never waits
     /// for the writer.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// let mut w = store.begin_write()?;
+    /// let id = w.alloc()?;
+    /// w.page_mut(id)?[0] = 1;
+    /// w.commit()?;
+    /// let r = store.begin_read()?; // pins this version
+    /// let mut w = store.begin_write()?;
+    /// w.page_mut(id)?[0] = 2;
+    /// w.commit()?;
+    /// assert_eq!(r.page(id)?[0], 1);
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn begin_read(&self) -> Result<ReadTxn<'_, PAGE_SIZE>> {
         Ok(ReadTxn::new(&self.shared))
     }
@@ -279,6 +341,16 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
 
     /// Starts the write transaction, or fails with [`Error::WriteInProgress`] at
     /// once if another one is open.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// let w = store.try_begin_write()?;
+    /// assert!(matches!(store.try_begin_write(), Err(mappedpages::Error::WriteInProgress)));
+    /// drop(w);
+    /// store.try_begin_write()?;
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn try_begin_write(&self) -> Result<WriteTxn<'_, PAGE_SIZE>> {
         if !self.shared.writable {
             return Err(Error::ReadOnly);
@@ -293,16 +365,42 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
     }
 
     /// The newest committed version.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// let v = store.begin_write()?.commit()?;
+    /// assert_eq!(store.version(), v);
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn version(&self) -> Version {
         Version(self.shared.current().version)
     }
 
     /// The page size, `PAGE_SIZE`.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// assert_eq!(store.page_size(), 4096);
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn page_size(&self) -> usize {
         PAGE_SIZE
     }
 
     /// Counts for the newest committed version.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// let mut w = store.begin_write()?;
+    /// w.alloc_bulk(3)?;
+    /// w.commit()?;
+    /// let stats = store.stats();
+    /// assert_eq!((stats.live_pages, stats.next_id), (3, 3));
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn stats(&self) -> Stats {
         let root = self.shared.current();
         let spp = self.shared.geo.spp;
@@ -321,6 +419,15 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
 
     /// Makes every commit so far durable (with [`Durability::Eventual`]; a no-op
     /// cost otherwise).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use mappedpages::{Durability, Options, Store};
+    /// let store = Store::<4096>::create_with(dir.path().join("s.db"), Options::default().durability(Durability::Eventual))?;
+    /// store.begin_write()?.commit()?; // not synced yet
+    /// store.sync()?;                  // now durable
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn sync(&self) -> Result<()> {
         let w = self.begin_write()?;
         w.sync_and_abort()
@@ -328,6 +435,13 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
 
     /// The root rejected when the store was opened, if a newer one than the
     /// recovered version was found and failed its checks (see [`RejectedRoot`]).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// assert!(store.rejected_root().is_none()); // a clean open
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn rejected_root(&self) -> Option<RejectedRoot> {
         lock(&self.shared.rejected).clone()
     }
@@ -336,6 +450,17 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
     /// table and free-map node, the pending list and every page's checksum, and
     /// that no two structures share space. Each damaged structure is reported with
     /// the logical ids it affects.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// let mut w = store.begin_write()?;
+    /// w.alloc_bulk(10)?;
+    /// w.commit()?;
+    /// let report = store.verify()?;
+    /// assert!(report.is_clean(), "{report:?}");
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn verify(&self) -> Result<VerifyReport> {
         let txn = self.begin_read()?;
         let shared = &self.shared;

@@ -169,6 +169,14 @@ impl<'s, const P: usize> ReadTxn<'s, P> {
     }
 
     /// The version this transaction reads.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// let v = store.begin_write()?.commit()?;
+    /// assert_eq!(store.begin_read()?.version(), v);
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn version(&self) -> Version {
         Version(self.root.version)
     }
@@ -198,22 +206,68 @@ impl<'s, const P: usize> ReadTxn<'s, P> {
     }
 
     /// True when `id` is allocated in this version.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// let mut w = store.begin_write()?;
+    /// let id = w.alloc()?;
+    /// w.commit()?;
+    /// assert!(store.begin_read()?.contains(id)?);
+    /// assert!(!store.begin_read()?.contains(mappedpages::PageId::from_raw(7))?);
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn contains(&self, id: PageId) -> Result<bool> {
         self.reading().contains(id)
     }
 
     /// The allocated ids, in ascending order.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// let mut w = store.begin_write()?;
+    /// let ids = w.alloc_bulk(3)?;
+    /// w.free(ids[1])?;
+    /// w.commit()?;
+    /// let live: Vec<_> = store.begin_read()?.ids().collect::<Result<_, _>>()?;
+    /// assert_eq!(live, [ids[0], ids[2]]);
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn ids(&self) -> LiveIds<'_> {
         LiveIds::new(self.reading().table())
     }
 
     /// Number of allocated pages.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// let mut w = store.begin_write()?;
+    /// w.alloc_bulk(2)?;
+    /// w.commit()?;
+    /// assert_eq!(store.begin_read()?.live_pages(), 2);
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn live_pages(&self) -> u64 {
         live_pages(&self.root)
     }
 
     /// A hash of this version's logical content (every allocated id and its
     /// bytes), independent of where pages sit in the file.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// let mut w = store.begin_write()?;
+    /// let id = w.alloc()?;
+    /// w.page_mut(id)?[0] = 1;
+    /// w.commit()?;
+    /// let before = store.begin_read()?.content_hash();
+    /// store.begin_write()?.commit()?; // no change of content
+    /// assert_eq!(store.begin_read()?.content_hash(), before);
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn content_hash(&self) -> ContentHash {
         content_hash(&self.root)
     }
