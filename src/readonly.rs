@@ -101,7 +101,7 @@ impl<const P: usize> ReadOnlyStore<P> {
         let storage =
             FileStorage::open(path.as_ref(), FileMode::ReadOnly, options.reserve)
                 .map_err(crate::store::open_error(path.as_ref(), FileMode::ReadOnly))?;
-        Self::open_on(storage, options)
+        Self::open_on(storage, options).map_err(crate::store::in_file(path.as_ref()))
     }
 
     /// Opens a [`Storage`] read-only: recovers the newest intact commit and

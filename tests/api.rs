@@ -241,3 +241,14 @@ fn freeing_a_page_freed_by_an_earlier_commit_is_a_double_free() {
     assert!(matches!(w.page(id), Err(Error::NotAllocated(p)) if p == id));
     assert!(matches!(w.free(PageId::from_raw(5)), Err(Error::OutOfRange(_))));
 }
+
+#[test]
+fn hostile_file_errors_from_opening_name_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("garbage.db");
+    std::fs::write(&path, vec![0xA5u8; 3 * P]).unwrap();
+    for err in [Store::<P>::open(&path).err().unwrap(), ReadOnlyStore::<P>::open(&path).err().unwrap()] {
+        assert!(matches!(err, Error::UnsupportedFormat(_) | Error::Corrupt { .. } | Error::NoValidRoot { .. }), "{err:?}");
+        assert!(err.to_string().contains(&*path.to_string_lossy()), "{err}");
+    }
+}

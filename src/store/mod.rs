@@ -108,7 +108,7 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
         let () = Self::VALID_PAGE_SIZE;
         let path = path.as_ref();
         let storage = FileStorage::open(path, FileMode::Create, options.reserve).map_err(open_error(path, FileMode::Create))?;
-        Self::create_on(storage, options)
+        Self::create_on(storage, options).map_err(in_file(path))
     }
 
     /// Opens the store file at `path`, or creates it when the path is missing
@@ -140,7 +140,8 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
         let mode = FileMode::OpenOrCreate;
         let storage = FileStorage::open(path, mode, options.reserve).map_err(open_error(path, mode))?;
         // The lock is held: nobody else can fill the file meanwhile.
-        if storage.is_empty() { Self::create_on(storage, options) } else { Self::open_on(storage, options) }
+        let store = if storage.is_empty() { Self::create_on(storage, options) } else { Self::open_on(storage, options) };
+        store.map_err(in_file(path))
     }
 
     /// Opens an existing store file for reading and writing.
@@ -174,7 +175,7 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
         let () = Self::VALID_PAGE_SIZE;
         let path = path.as_ref();
         let storage = FileStorage::open(path, FileMode::Write, options.reserve).map_err(open_error(path, FileMode::Write))?;
-        Self::open_on(storage, options)
+        Self::open_on(storage, options).map_err(in_file(path))
     }
 
     /// Creates a new store on an empty [`Storage`] (in memory, simulated, …).
@@ -467,6 +468,22 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
         let mut report = verify_root(txn.reader(), &shared.geo, &shared.header, &txn.root, shared.zero_hash);
         report.rejected_root = lock(&shared.rejected).clone();
         Ok(report)
+    }
+}
+
+/// An error from reading the opened file at `path`, naming it where the
+/// error has words to put it in (`Corrupt`, `NoValidRoot`, `UnsupportedFormat`,
+/// `Io`).
+pub(crate) fn in_file(path: &Path) -> impl FnOnce(Error) -> Error + '_ {
+    move |e| {
+        let named = |what: String| format!("{}: {what}", path.display());
+        match e {
+            Error::Corrupt { structure, offset, detail } => Error::Corrupt { structure, offset, detail: named(detail) },
+            Error::NoValidRoot { detail } => Error::NoValidRoot { detail: named(detail) },
+            Error::UnsupportedFormat(why) => Error::UnsupportedFormat(named(why)),
+            Error::Io { context, path: None, source } => Error::Io { context, path: Some(path.to_owned()), source },
+            e => e,
+        }
     }
 }
 
