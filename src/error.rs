@@ -227,7 +227,9 @@ impl fmt::Display for Invalid {
             Invalid::NotASubPageDirectory => {
                 f.write_str("sub-page id or root does not point at a sub-page directory page")
             }
-            Invalid::OtherSubPageGeometry => f.write_str("sub-page directory was made for other page or sub-page sizes"),
+            Invalid::OtherSubPageGeometry => {
+                f.write_str("sub-page directory was made for other page or sub-page sizes")
+            }
             Invalid::OtherSubPageAllocator => f.write_str("sub-page id belongs to another sub-page allocator"),
             Invalid::DamagedSubPageDirectory => f.write_str("sub-page directory is damaged (counts or masks disagree)"),
             Invalid::SubPageDirectoryLoops => f.write_str("sub-page directory chain loops"),

@@ -56,7 +56,7 @@
 //!
 //! # Stability
 //!
-//! [`format`] (the byte layouts) and the `testing` feature's items are internal:
+//! [`format`](mod@format) (the byte layouts) and the `testing` feature's items are internal:
 //! public for tools and tests, not covered by semantic versioning. Option and
 //! report structs and public enums are `#[non_exhaustive]`: build options from
 //! [`Options::default`] with its setters, and match enums with a `_` arm.

@@ -98,9 +98,8 @@ impl<const P: usize> ReadOnlyStore<P> {
     /// write options are ignored).
     pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Self> {
         let () = Store::<P>::VALID_PAGE_SIZE;
-        let storage =
-            FileStorage::open(path.as_ref(), FileMode::ReadOnly, options.reserve)
-                .map_err(crate::store::open_error(path.as_ref(), FileMode::ReadOnly))?;
+        let storage = FileStorage::open(path.as_ref(), FileMode::ReadOnly, options.reserve)
+            .map_err(crate::store::open_error(path.as_ref(), FileMode::ReadOnly))?;
         Self::open_on(storage, options).map_err(crate::store::in_file(path.as_ref()))
     }
 

@@ -248,7 +248,10 @@ fn hostile_file_errors_from_opening_name_the_path() {
     let path = dir.path().join("garbage.db");
     std::fs::write(&path, vec![0xA5u8; 3 * P]).unwrap();
     for err in [Store::<P>::open(&path).err().unwrap(), ReadOnlyStore::<P>::open(&path).err().unwrap()] {
-        assert!(matches!(err, Error::UnsupportedFormat(_) | Error::Corrupt { .. } | Error::NoValidRoot { .. }), "{err:?}");
+        assert!(
+            matches!(err, Error::UnsupportedFormat(_) | Error::Corrupt { .. } | Error::NoValidRoot { .. }),
+            "{err:?}"
+        );
         assert!(err.to_string().contains(&*path.to_string_lossy()), "{err}");
     }
 }

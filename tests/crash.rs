@@ -376,7 +376,8 @@ fn commit_syncs(
 ) -> (u64, u64) {
     let disk = CrashStorage::new().unwrap();
     let ctl = disk.control();
-    let opts = Options::default().durability(durability).eventual_sync_bytes(eventual_sync_bytes).presync_bytes(presync_bytes);
+    let opts =
+        Options::default().durability(durability).eventual_sync_bytes(eventual_sync_bytes).presync_bytes(presync_bytes);
     let store = Store::<PAGE>::create_on(disk, opts).unwrap();
     let mut versions = BTreeMap::new();
     commit_tags(&store, &mut versions, first, 1).unwrap();

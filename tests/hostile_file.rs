@@ -102,7 +102,10 @@ fn hostile_file_truncated_at_any_length_is_a_typed_error_or_an_older_root() {
     for cut in (0..image.len()).step_by(97).chain([0, 1, 511, 512, 1535, 1536, P, image.len() - 1]) {
         match Store::<P>::open_on(MemoryStorage::from_bytes(&image[..cut], 64 << 20).unwrap(), Options::default()) {
             Err(
-                Error::UnsupportedFormat(_) | Error::NoValidRoot { .. } | Error::Corrupt { .. } | Error::AlreadyExists(_),
+                Error::UnsupportedFormat(_)
+                | Error::NoValidRoot { .. }
+                | Error::Corrupt { .. }
+                | Error::AlreadyExists(_),
             ) => {}
             Err(e) => panic!("cut at {cut}: unexpected error {e}"),
             Ok(store) => {

@@ -16,9 +16,9 @@ use crate::format::{Header, Root, hash16, meta_pages, root_slot_offset};
 use crate::ids::Version;
 use crate::storage::{FileStorage, Storage, file::FileMode};
 use crate::txn::{OwnedReadTxn, ReadTxn, ReaderInfo, WriteTxn};
+use crate::verify::{VerifyReport, verify_root};
 use crate::versions::At;
 use std::sync::Arc;
-use crate::verify::{VerifyReport, verify_root};
 
 /// Counts describing a store's current version.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,7 +107,8 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
     pub fn create_with(path: impl AsRef<Path>, options: Options) -> Result<Self> {
         let () = Self::VALID_PAGE_SIZE;
         let path = path.as_ref();
-        let storage = FileStorage::open(path, FileMode::Create, options.reserve).map_err(open_error(path, FileMode::Create))?;
+        let storage =
+            FileStorage::open(path, FileMode::Create, options.reserve).map_err(open_error(path, FileMode::Create))?;
         Self::create_on(storage, options).map_err(in_file(path))
     }
 
@@ -140,7 +141,8 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
         let mode = FileMode::OpenOrCreate;
         let storage = FileStorage::open(path, mode, options.reserve).map_err(open_error(path, mode))?;
         // The lock is held: nobody else can fill the file meanwhile.
-        let store = if storage.is_empty() { Self::create_on(storage, options) } else { Self::open_on(storage, options) };
+        let store =
+            if storage.is_empty() { Self::create_on(storage, options) } else { Self::open_on(storage, options) };
         store.map_err(in_file(path))
     }
 
@@ -174,7 +176,8 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
     pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Self> {
         let () = Self::VALID_PAGE_SIZE;
         let path = path.as_ref();
-        let storage = FileStorage::open(path, FileMode::Write, options.reserve).map_err(open_error(path, FileMode::Write))?;
+        let storage =
+            FileStorage::open(path, FileMode::Write, options.reserve).map_err(open_error(path, FileMode::Write))?;
         Self::open_on(storage, options).map_err(in_file(path))
     }
 
@@ -493,14 +496,20 @@ pub(crate) fn open_error(path: &Path, mode: FileMode) -> impl FnOnce(std::io::Er
         std::io::ErrorKind::WouldBlock => Error::Locked {
             path: path.to_owned(),
             holder: e.get_ref().and_then(|h| h.downcast_ref::<LockHolder>()).copied().unwrap_or(
-                if mode == FileMode::ReadOnly { LockHolder::Writer { pid: None } } else { LockHolder::ReadOnly { pid: None } },
+                if mode == FileMode::ReadOnly {
+                    LockHolder::Writer { pid: None }
+                } else {
+                    LockHolder::ReadOnly { pid: None }
+                },
             ),
         },
         std::io::ErrorKind::AlreadyExists => Error::AlreadyExists(path.to_owned()),
         std::io::ErrorKind::IsADirectory => Error::IsDirectory(path.to_owned()),
         _ => Error::Io {
             context: match mode {
-                _ if e.kind() == std::io::ErrorKind::OutOfMemory => "mapping (out of address space; see Options::reserve)",
+                _ if e.kind() == std::io::ErrorKind::OutOfMemory => {
+                    "mapping (out of address space; see Options::reserve)"
+                }
                 FileMode::Create => "creating",
                 FileMode::ReadOnly => "opening read-only",
                 _ => "opening",

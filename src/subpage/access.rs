@@ -7,7 +7,6 @@ use crate::txn::WriteTxn;
 
 use super::{SubPageAllocator, SubPageId};
 
-
 impl<const PARENT: usize, const SUB: usize> SubPageAllocator<PARENT, SUB> {
     /// The `SUB` bytes of sub-page `id` as `src` sees them.
     pub fn get<'t, T: PageSource<PARENT>>(&self, src: &'t T, id: SubPageId<PARENT, SUB>) -> Result<&'t MappedPage> {

@@ -9,6 +9,6 @@ mod write;
 
 pub(crate) use changes::Slot;
 pub use read::{OwnedReadTxn, ReadTxn};
-pub(crate) use readers::Readers;
 pub use readers::ReaderInfo;
+pub(crate) use readers::Readers;
 pub use write::WriteTxn;

@@ -87,29 +87,31 @@ fn hold_version(shared: &Shared, at: &At<'_>, owned: bool) -> Result<(Arc<Root>,
 
 fn find_root(published: &Published, at: &At<'_>) -> Result<Arc<Root>> {
     let newest = &published.root;
-    let summary = match *at {
-        At::Version(v) if v.get() == u64::MAX || v.get() == newest.version => return Ok(Arc::clone(newest)),
-        At::Version(v) => {
-            let kept = published.history.iter().find(|s| s.version == v.get()).copied().or_else(|| {
-                published.snapshots.iter().find(|s| s.summary.version == v.get()).map(|s| s.summary)
-            });
-            match kept {
-                Some(s) => s,
-                // An open reader holds it: its pages stay while we hold it too.
-                None => return published.readers.root_of(v.get()).ok_or_else(|| not_kept(published, v)),
+    let summary =
+        match *at {
+            At::Version(v) if v.get() == u64::MAX || v.get() == newest.version => return Ok(Arc::clone(newest)),
+            At::Version(v) => {
+                let kept =
+                    published.history.iter().find(|s| s.version == v.get()).copied().or_else(|| {
+                        published.snapshots.iter().find(|s| s.summary.version == v.get()).map(|s| s.summary)
+                    });
+                match kept {
+                    Some(s) => s,
+                    // An open reader holds it: its pages stay while we hold it too.
+                    None => return published.readers.root_of(v.get()).ok_or_else(|| not_kept(published, v)),
+                }
             }
-        }
-        At::Time(t) if t >= newest.commit_nanos => return Ok(Arc::clone(newest)),
-        At::Time(t) => published.history.iter().rev().find(|s| s.commit_nanos <= t).copied().ok_or_else(|| {
-            not_kept(published, Version(published.history.first().map_or(newest.version, |s| s.version)))
-        })?,
-        At::Snapshot(name) => published
-            .snapshots
-            .iter()
-            .find(|s| s.name == name)
-            .map(|s| s.summary)
-            .ok_or_else(|| Error::SnapshotNotFound(name.to_string()))?,
-    };
+            At::Time(t) if t >= newest.commit_nanos => return Ok(Arc::clone(newest)),
+            At::Time(t) => published.history.iter().rev().find(|s| s.commit_nanos <= t).copied().ok_or_else(|| {
+                not_kept(published, Version(published.history.first().map_or(newest.version, |s| s.version)))
+            })?,
+            At::Snapshot(name) => published
+                .snapshots
+                .iter()
+                .find(|s| s.name == name)
+                .map(|s| s.summary)
+                .ok_or_else(|| Error::SnapshotNotFound(name.to_string()))?,
+        };
     if summary.version == newest.version {
         return Ok(Arc::clone(newest));
     }
