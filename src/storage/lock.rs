@@ -95,6 +95,14 @@ mod tests {
         assert_eq!(probe(&asker, false), LockHolder::Writer { pid: None });
     }
 
+    #[cfg(target_os = "linux")]
+    proptest::proptest! {
+        #[test]
+        fn hostile_proc_locks_text_never_panics(text in "(([0-9]+: )?(->)? ?(FLOCK|POSIX|x)? *(ADVISORY)? *(READ|WRITE)? *[0-9a-f:]{0,12} ?[0-9]{0,4}\n?){0,6}", ino in 0u64..50) {
+            let _ = holder_in(&text, 0xfd01, ino);
+        }
+    }
+
     #[test]
     #[cfg(target_os = "linux")]
     fn proc_locks_lines_name_the_holder() {
