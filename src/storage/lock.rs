@@ -98,7 +98,7 @@ mod tests {
     #[cfg(target_os = "linux")]
     proptest::proptest! {
         #[test]
-        fn hostile_proc_locks_text_never_panics(text in "(([0-9]+: )?(->)? ?(FLOCK|POSIX|x)? *(ADVISORY)? *(READ|WRITE)? *[0-9a-f:]{0,12} ?[0-9]{0,4}\n?){0,6}", ino in 0u64..50) {
+        fn hostile_proc_locks_text_never_panics(text in "([0-9]: (-> )?(FLOCK|POSIX|x) +ADVISORY +(READ|WRITE|x) [0-9a-z]{0,3} (fd|fe|zz):(01|02|x):[0-9a-z]{0,3} 0 EOF\n){0,6}", ino in 0u64..50) {
             let _ = holder_in(&text, 0xfd01, ino);
         }
     }
