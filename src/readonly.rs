@@ -111,6 +111,23 @@ impl<const P: usize> ReadOnlyStore<P> {
     }
 
     /// Starts a read transaction on the store's version.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use mappedpages::{ReadOnlyStore, Store};
+    /// let path = dir.path().join("s.db");
+    /// let store = Store::<4096>::create(&path)?;
+    /// let mut w = store.begin_write()?;
+    /// let id = w.alloc()?;
+    /// w.page_mut(id)?[0] = 4;
+    /// w.commit()?;
+    /// drop(store);
+    /// let ro = ReadOnlyStore::<4096>::open(&path)?;
+    /// assert_eq!(ro.begin_read()?.page(id)?[0], 4);
+    /// assert!(ro.verify()?.is_clean());
+    /// assert_eq!((ro.page_count(), ro.stats().live_pages), (1, 1));
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn begin_read(&self) -> Result<ReadTxn<'_, P>> {
         self.inner.begin_read()
     }

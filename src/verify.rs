@@ -65,6 +65,13 @@ pub struct VerifyReport {
 
 impl VerifyReport {
     /// True when nothing the current version reaches is damaged.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// assert!(store.verify()?.is_clean());
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn is_clean(&self) -> bool {
         self.damage.is_empty()
     }

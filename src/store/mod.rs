@@ -274,6 +274,18 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
 
     /// An owned read transaction on the version `at` names (as
     /// [`begin_read_at`](Store::begin_read_at)).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// use std::sync::Arc;
+    /// use mappedpages::At;
+    /// let store = Arc::new(store);
+    /// store.create_snapshot("s")?;
+    /// let r = store.begin_read_owned_at(At::Snapshot("s"))?;
+    /// assert!(r.version() < store.version());
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn begin_read_owned_at(self: &Arc<Self>, at: At<'_>) -> Result<OwnedReadTxn<PAGE_SIZE>> {
         OwnedReadTxn::at(self, &at)
     }
