@@ -1,13 +1,14 @@
 //! Read-only opening: shared file locks, many processes at once, no write methods.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::error::Result;
 use crate::ids::Version;
 use crate::shared::Shared;
 use crate::storage::{FileMode, FileStorage, Storage};
 use crate::store::{Options, Stats, Store};
-use crate::txn::ReadTxn;
+use crate::txn::{OwnedReadTxn, ReadTxn, ReaderInfo};
 use crate::verify::VerifyReport;
 
 /// A store opened read-only: any number of processes (and handles) may hold
@@ -70,7 +71,8 @@ use crate::verify::VerifyReport;
 /// # Ok(()) }
 /// ```
 pub struct ReadOnlyStore<const PAGE_SIZE: usize> {
-    inner: Store<PAGE_SIZE>,
+    /// In an `Arc`, so that owned readers can hold it.
+    inner: Arc<Store<PAGE_SIZE>>,
 }
 
 /// 0.2's name for [`ReadOnlyStore`] (planned there as `ReadOnlyPager::open`).
@@ -107,7 +109,8 @@ impl<const P: usize> ReadOnlyStore<P> {
     /// never writes, grows or syncs it.
     pub fn open_on(storage: impl Storage, options: Options) -> Result<Self> {
         let () = Store::<P>::VALID_PAGE_SIZE;
-        Ok(ReadOnlyStore { inner: Store { shared: Shared::open(Box::new(storage), options, P, false)? } })
+        let inner = Store { shared: Shared::open(Box::new(storage), options, P, false)? };
+        Ok(ReadOnlyStore { inner: Arc::new(inner) })
     }
 
     /// Starts a read transaction on the store's version.
@@ -130,6 +133,31 @@ impl<const P: usize> ReadOnlyStore<P> {
     /// ```
     pub fn begin_read(&self) -> Result<ReadTxn<'_, P>> {
         self.inner.begin_read()
+    }
+
+    /// A read transaction that owns a handle on the store instead of
+    /// borrowing it ([`OwnedReadTxn`]): it moves into a thread, and the store
+    /// stays open while it lives.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use mappedpages::{ReadOnlyStore, Store};
+    /// let path = dir.path().join("s.db");
+    /// drop(Store::<4096>::create(&path)?);
+    /// let ro = ReadOnlyStore::<4096>::open(&path)?;
+    /// let r = ro.begin_read_owned()?;
+    /// drop(ro);
+    /// let t = std::thread::spawn(move || r.live_pages());
+    /// assert_eq!(t.join().unwrap(), 0);
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
+    pub fn begin_read_owned(&self) -> Result<OwnedReadTxn<P>> {
+        self.inner.begin_read_owned()
+    }
+
+    /// The open read transactions (see [`Store::readers`]).
+    pub fn readers(&self) -> Vec<ReaderInfo> {
+        self.inner.readers()
     }
 
     /// The version found at open.
