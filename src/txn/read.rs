@@ -148,6 +148,117 @@ fn release(shared: &Shared, held: &Held) {
     published.readers.remove(held.serial);
 }
 
+/// The reading methods of both transaction kinds, written once: each type has
+/// a `reading()` and a `root`. (The examples use a [`ReadTxn`]; an
+/// [`OwnedReadTxn`] reads the same way.)
+macro_rules! read_methods {
+    () => {
+        /// The version this transaction reads.
+        ///
+        /// ```
+        /// # let dir = tempfile::tempdir().unwrap();
+        /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+        /// let v = store.begin_write()?.commit()?;
+        /// assert_eq!(store.begin_read()?.version(), v);
+        /// # Ok::<(), mappedpages::Error>(())
+        /// ```
+        pub fn version(&self) -> Version {
+            Version(self.root.version)
+        }
+
+        /// When that version was committed (nanoseconds since the Unix epoch).
+        pub fn commit_time_nanos(&self) -> u64 {
+            self.root.commit_nanos
+        }
+
+        /// The bytes of page `id` (`PAGE_SIZE` of them), without copying.
+        ///
+        /// ```
+        /// use mappedpages::Store;
+        /// # fn main() -> Result<(), mappedpages::Error> {
+        /// # let dir = tempfile::tempdir().unwrap();
+        /// let store = Store::<4096>::create(dir.path().join("s.db"))?;
+        /// let mut w = store.begin_write()?;
+        /// let id = w.alloc()?;
+        /// w.page_mut(id)?[0] = 42;
+        /// w.commit()?;
+        /// let r = store.begin_read()?;
+        /// assert_eq!(r.page(id)?[0], 42);
+        /// # Ok(()) }
+        /// ```
+        pub fn page(&self, id: PageId) -> Result<&[u8]> {
+            self.reading().page(id)
+        }
+
+        /// True when `id` is allocated in this version.
+        ///
+        /// ```
+        /// # let dir = tempfile::tempdir().unwrap();
+        /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+        /// let mut w = store.begin_write()?;
+        /// let id = w.alloc()?;
+        /// w.commit()?;
+        /// assert!(store.begin_read()?.contains(id)?);
+        /// assert!(!store.begin_read()?.contains(mappedpages::PageId::from_raw(7))?);
+        /// # Ok::<(), mappedpages::Error>(())
+        /// ```
+        pub fn contains(&self, id: PageId) -> Result<bool> {
+            self.reading().contains(id)
+        }
+
+        /// The allocated ids, in ascending order.
+        ///
+        /// ```
+        /// # let dir = tempfile::tempdir().unwrap();
+        /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+        /// let mut w = store.begin_write()?;
+        /// let ids = w.alloc_bulk(3)?;
+        /// w.free(ids[1])?;
+        /// w.commit()?;
+        /// let live: Vec<_> = store.begin_read()?.ids().collect::<Result<_, _>>()?;
+        /// assert_eq!(live, [ids[0], ids[2]]);
+        /// # Ok::<(), mappedpages::Error>(())
+        /// ```
+        pub fn ids(&self) -> LiveIds<'_> {
+            LiveIds::new(self.reading().table())
+        }
+
+        /// Number of allocated pages.
+        ///
+        /// ```
+        /// # let dir = tempfile::tempdir().unwrap();
+        /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+        /// let mut w = store.begin_write()?;
+        /// w.alloc_bulk(2)?;
+        /// w.commit()?;
+        /// assert_eq!(store.begin_read()?.live_pages(), 2);
+        /// # Ok::<(), mappedpages::Error>(())
+        /// ```
+        pub fn live_pages(&self) -> u64 {
+            live_pages(&self.root)
+        }
+
+        /// A hash of this version's logical content (every allocated id and its
+        /// bytes), independent of where pages sit in the file.
+        ///
+        /// ```
+        /// # let dir = tempfile::tempdir().unwrap();
+        /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+        /// let mut w = store.begin_write()?;
+        /// let id = w.alloc()?;
+        /// w.page_mut(id)?[0] = 1;
+        /// w.commit()?;
+        /// let before = store.begin_read()?.content_hash();
+        /// store.begin_write()?.commit()?; // no change of content
+        /// assert_eq!(store.begin_read()?.content_hash(), before);
+        /// # Ok::<(), mappedpages::Error>(())
+        /// ```
+        pub fn content_hash(&self) -> ContentHash {
+            content_hash(&self.root)
+        }
+    };
+}
+
 impl<'s, const P: usize> ReadTxn<'s, P> {
     pub(crate) fn new(shared: &'s Shared) -> ReadTxn<'s, P> {
         Self::at(shared, &At::Version(Version(u64::MAX))).expect("the newest version is always readable")
@@ -170,109 +281,7 @@ impl<'s, const P: usize> ReadTxn<'s, P> {
         self.reading().reader()
     }
 
-    /// The version this transaction reads.
-    ///
-    /// ```
-    /// # let dir = tempfile::tempdir().unwrap();
-    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
-    /// let v = store.begin_write()?.commit()?;
-    /// assert_eq!(store.begin_read()?.version(), v);
-    /// # Ok::<(), mappedpages::Error>(())
-    /// ```
-    pub fn version(&self) -> Version {
-        Version(self.root.version)
-    }
-
-    /// When that version was committed (nanoseconds since the Unix epoch).
-    pub fn commit_time_nanos(&self) -> u64 {
-        self.root.commit_nanos
-    }
-
-    /// The bytes of page `id` (`PAGE_SIZE` of them), without copying.
-    ///
-    /// ```
-    /// use mappedpages::Store;
-    /// # fn main() -> Result<(), mappedpages::Error> {
-    /// # let dir = tempfile::tempdir().unwrap();
-    /// let store = Store::<4096>::create(dir.path().join("s.db"))?;
-    /// let mut w = store.begin_write()?;
-    /// let id = w.alloc()?;
-    /// w.page_mut(id)?[0] = 42;
-    /// w.commit()?;
-    /// let r = store.begin_read()?;
-    /// assert_eq!(r.page(id)?[0], 42);
-    /// # Ok(()) }
-    /// ```
-    pub fn page(&self, id: PageId) -> Result<&[u8]> {
-        self.reading().page(id)
-    }
-
-    /// True when `id` is allocated in this version.
-    ///
-    /// ```
-    /// # let dir = tempfile::tempdir().unwrap();
-    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
-    /// let mut w = store.begin_write()?;
-    /// let id = w.alloc()?;
-    /// w.commit()?;
-    /// assert!(store.begin_read()?.contains(id)?);
-    /// assert!(!store.begin_read()?.contains(mappedpages::PageId::from_raw(7))?);
-    /// # Ok::<(), mappedpages::Error>(())
-    /// ```
-    pub fn contains(&self, id: PageId) -> Result<bool> {
-        self.reading().contains(id)
-    }
-
-    /// The allocated ids, in ascending order.
-    ///
-    /// ```
-    /// # let dir = tempfile::tempdir().unwrap();
-    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
-    /// let mut w = store.begin_write()?;
-    /// let ids = w.alloc_bulk(3)?;
-    /// w.free(ids[1])?;
-    /// w.commit()?;
-    /// let live: Vec<_> = store.begin_read()?.ids().collect::<Result<_, _>>()?;
-    /// assert_eq!(live, [ids[0], ids[2]]);
-    /// # Ok::<(), mappedpages::Error>(())
-    /// ```
-    pub fn ids(&self) -> LiveIds<'_> {
-        LiveIds::new(self.reading().table())
-    }
-
-    /// Number of allocated pages.
-    ///
-    /// ```
-    /// # let dir = tempfile::tempdir().unwrap();
-    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
-    /// let mut w = store.begin_write()?;
-    /// w.alloc_bulk(2)?;
-    /// w.commit()?;
-    /// assert_eq!(store.begin_read()?.live_pages(), 2);
-    /// # Ok::<(), mappedpages::Error>(())
-    /// ```
-    pub fn live_pages(&self) -> u64 {
-        live_pages(&self.root)
-    }
-
-    /// A hash of this version's logical content (every allocated id and its
-    /// bytes), independent of where pages sit in the file.
-    ///
-    /// ```
-    /// # let dir = tempfile::tempdir().unwrap();
-    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
-    /// let mut w = store.begin_write()?;
-    /// let id = w.alloc()?;
-    /// w.page_mut(id)?[0] = 1;
-    /// w.commit()?;
-    /// let before = store.begin_read()?.content_hash();
-    /// store.begin_write()?.commit()?; // no change of content
-    /// assert_eq!(store.begin_read()?.content_hash(), before);
-    /// # Ok::<(), mappedpages::Error>(())
-    /// ```
-    pub fn content_hash(&self) -> ContentHash {
-        content_hash(&self.root)
-    }
+    read_methods!();
 }
 
 fn live_pages(root: &Root) -> u64 {
@@ -354,41 +363,7 @@ impl<const P: usize> OwnedReadTxn<P> {
         &self.store
     }
 
-    /// The version this transaction reads.
-    pub fn version(&self) -> Version {
-        Version(self.root.version)
-    }
-
-    /// When that version was committed (nanoseconds since the Unix epoch).
-    pub fn commit_time_nanos(&self) -> u64 {
-        self.root.commit_nanos
-    }
-
-    /// The bytes of page `id` (`PAGE_SIZE` of them), without copying; they
-    /// borrow the transaction.
-    pub fn page(&self, id: PageId) -> Result<&[u8]> {
-        self.reading().page(id)
-    }
-
-    /// True when `id` is allocated in this version.
-    pub fn contains(&self, id: PageId) -> Result<bool> {
-        self.reading().contains(id)
-    }
-
-    /// The allocated ids, in ascending order.
-    pub fn ids(&self) -> LiveIds<'_> {
-        LiveIds::new(self.reading().table())
-    }
-
-    /// Number of allocated pages.
-    pub fn live_pages(&self) -> u64 {
-        live_pages(&self.root)
-    }
-
-    /// A hash of this version's logical content (see [`ReadTxn::content_hash`]).
-    pub fn content_hash(&self) -> ContentHash {
-        content_hash(&self.root)
-    }
+    read_methods!();
 }
 
 impl<const P: usize> Drop for OwnedReadTxn<P> {
