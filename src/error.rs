@@ -76,6 +76,8 @@ pub enum Error {
         on_disk: u32,
         /// Page size of the `Store` type used to open it.
         expected: u32,
+        /// The file, when the store was opened by path.
+        path: Option<PathBuf>,
     },
     /// The file is not a mappedpages store, or uses a format this version cannot read.
     UnsupportedFormat(String),
@@ -288,8 +290,11 @@ impl fmt::Display for Error {
             Error::Locked { path, holder } => write!(f, "{} is locked by {holder}", path.display()),
             Error::AlreadyExists(path) => write!(f, "{} already exists and is not empty", path.display()),
             Error::IsDirectory(path) => write!(f, "{} is a directory, not a store file", path.display()),
-            Error::PageSizeMismatch { on_disk, expected } => {
+            Error::PageSizeMismatch { on_disk, expected, path: None } => {
                 write!(f, "the file has {on_disk}-byte pages, not {expected}")
+            }
+            Error::PageSizeMismatch { on_disk, expected, path: Some(path) } => {
+                write!(f, "{} has {on_disk}-byte pages, not {expected}", path.display())
             }
             Error::UnsupportedFormat(why) => write!(f, "not a readable mappedpages file: {why}"),
             Error::Corrupt { structure, offset, detail } => {

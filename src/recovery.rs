@@ -67,7 +67,7 @@ pub(crate) fn recover(storage: &mut dyn Storage, geo: &Geometry, zero_hash: Hash
     let reader = PageReader::new(storage.view(), page_size, pin);
     let header = Header::decode(reader.bytes(0, SECTOR as usize, Structure::Header)?)?;
     if header.page_size as usize != page_size {
-        return Err(Error::PageSizeMismatch { on_disk: header.page_size, expected: page_size as u32 });
+        return Err(Error::PageSizeMismatch { on_disk: header.page_size, expected: page_size as u32, path: None });
     }
     let mut candidates = Vec::new();
     let mut rejected = Vec::new();

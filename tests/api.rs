@@ -255,3 +255,15 @@ fn hostile_file_errors_from_opening_name_the_path() {
         assert!(err.to_string().contains(&*path.to_string_lossy()), "{err}");
     }
 }
+
+#[test]
+fn page_size_mismatch_from_a_path_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    drop(Store::<P>::create(&path).unwrap());
+    for err in [Store::<1024>::open(&path).err().unwrap(), ReadOnlyStore::<1024>::open(&path).err().unwrap()] {
+        let Error::PageSizeMismatch { on_disk: 4096, expected: 1024, path: Some(p) } = &err else { panic!("{err:?}") };
+        assert_eq!(p, &path);
+        assert_eq!(err.to_string(), format!("{} has 4096-byte pages, not 1024", path.display()));
+    }
+}

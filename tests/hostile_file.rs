@@ -92,7 +92,7 @@ fn hostile_file_wrong_page_size_is_refused() {
     let (store, _) = small_store();
     let image = image_of(store);
     let err = Store::<4096>::open_on(MemoryStorage::from_bytes(&image, 64 << 20).unwrap(), Options::default());
-    assert!(matches!(err, Err(Error::PageSizeMismatch { on_disk: 1024, expected: 4096 })), "{:?}", err.err());
+    assert!(matches!(err, Err(Error::PageSizeMismatch { on_disk: 1024, expected: 4096, .. })), "{:?}", err.err());
 }
 
 #[test]

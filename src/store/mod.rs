@@ -487,8 +487,8 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
 }
 
 /// An error from reading the opened file at `path`, naming it where the
-/// error has words to put it in (`Corrupt`, `NoValidRoot`, `UnsupportedFormat`,
-/// `Io`).
+/// error has a place for it (`Corrupt`, `NoValidRoot`, `UnsupportedFormat`:
+/// in their text; `Io`, `PageSizeMismatch`: in their `path`).
 pub(crate) fn in_file(path: &Path) -> impl FnOnce(Error) -> Error + '_ {
     move |e| {
         let named = |what: String| format!("{}: {what}", path.display());
@@ -497,6 +497,9 @@ pub(crate) fn in_file(path: &Path) -> impl FnOnce(Error) -> Error + '_ {
             Error::NoValidRoot { detail } => Error::NoValidRoot { detail: named(detail) },
             Error::UnsupportedFormat(why) => Error::UnsupportedFormat(named(why)),
             Error::Io { context, path: None, source } => Error::Io { context, path: Some(path.to_owned()), source },
+            Error::PageSizeMismatch { on_disk, expected, path: None } => {
+                Error::PageSizeMismatch { on_disk, expected, path: Some(path.to_owned()) }
+            }
             e => e,
         }
     }
