@@ -82,7 +82,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     //    the middle of a commit, reboot, and find the last acknowledged commit.
     let disk = CrashStorage::new()?;
     let control = disk.control();
-    let options = Options { durability: Durability::Immediate, ..Options::default() };
+    let options = Options::default().durability(Durability::Immediate);
     let sim = Store::<4096>::create_on(disk, options.clone())?;
     let mut w = sim.begin_write()?;
     let id = w.alloc()?;
@@ -103,7 +103,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // 9. Eventual durability: commits return before the sync; `sync` makes
     //    them durable. A power cut may lose the newest ones, never half of one.
-    let store = Store::<4096>::open_with(&path, Options { durability: Durability::Eventual, ..Options::default() })?;
+    let store = Store::<4096>::open_with(&path, Options::default().durability(Durability::Eventual))?;
     for round in 0..10u8 {
         let mut w = store.begin_write()?;
         w.page_mut(ids[1])?.fill(round);
@@ -115,7 +115,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 10. Versions: a named snapshot costs O(1); the history window keeps the
     //     newest versions readable; restore and export work on either.
     let before_upgrade = store.create_snapshot("before-upgrade")?;
-    store.set_history(HistoryWindow { keep_versions: 5, keep_seconds: 0 })?;
+    store.set_history(HistoryWindow::versions(5))?;
     for round in 0..8u8 {
         let mut w = store.begin_write()?;
         w.page_mut(ids[2])?.fill(round);

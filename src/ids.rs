@@ -13,6 +13,13 @@ impl PageId {
     }
 
     /// An id from a number (for ids stored by the caller).
+    ///
+    /// ```
+    /// use mappedpages::PageId;
+    /// let id = PageId::from_raw(42); // a number you stored, back as an id
+    /// assert_eq!(id.get(), 42);
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub const fn from_raw(id: u64) -> PageId {
         PageId(id)
     }

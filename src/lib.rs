@@ -50,10 +50,23 @@
 //! # Features
 //!
 //! - `async`: `AsyncStore`, whole transactions on tokio's blocking pool.
-//! - `testing`: test tooling, off by default and outside the stable API: the
+//! - `testing`: test tooling, off by default and **outside the stable API**: the
 //!   crash-simulating storage (`storage::CrashStorage` and its companions) and the
 //!   crash-model harness `testing` shared by the tests and the fuzz targets.
+//!
+//! # Stability
+//!
+//! [`format`](mod@format) (the byte layouts) and the `testing` feature's items are internal:
+//! public for tools and tests, not covered by semantic versioning. Option and
+//! report structs and public enums are `#[non_exhaustive]`: build options from
+//! [`Options::default`] with its setters, and match enums with a `_` arm.
+//!
+//! # Platforms
+//!
+//! Linux first (tested); other Unix systems build without the Linux-only calls
+//! (untested); Windows is not supported. MSRV: Rust 1.89.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_code, unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks, missing_docs)]
 
@@ -75,6 +88,10 @@ mod versions;
 mod walk;
 
 pub mod compat;
+/// **Internal and unstable**: the byte layouts of the file, public for tools
+/// that inspect files (the command-line tool reads [`format::Header`]). They
+/// follow SPEC.md, not semantic versioning: a minor release may change them.
+/// Applications use [`Store`] and its transactions.
 pub mod format;
 // The mapping is the one reason for `unsafe`, and it lives here alone.
 #[allow(unsafe_code)]
@@ -83,15 +100,16 @@ pub mod storage;
 #[doc(hidden)]
 pub mod testing;
 
-pub use error::{Error, Result, Structure};
+pub use error::{Error, Invalid, KeptVersions, Limit, LockHolder, Result, Structure};
 pub use ids::{ContentHash, PageId, Version};
 pub use store::{Durability, Options, RejectedRoot, Stats, Store};
 pub use table::LiveIds;
-pub use txn::{ReadTxn, WriteTxn};
+pub use txn::{OwnedReadTxn, ReadTxn, ReaderInfo, WriteTxn};
 pub use verify::{Damage, VerifyReport};
 pub use versions::{At, ExportReport, HistoryEntry, HistoryWindow, SnapshotInfo};
 
 #[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub use compat::AsyncStore;
 pub use compat::{
     BulkPageAllocator, MappedPage, MappedPageError, PageAllocator, PageHandle, Pager, ProtectedPageId,

@@ -2,6 +2,7 @@
 
 /// When a commit is durable.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Durability {
     /// `commit` returns after the commit is on disk (one fdatasync for
     /// ordinary commits). A power cut never loses an acknowledged commit.
@@ -16,6 +17,7 @@ pub enum Durability {
 
 /// How to open a store.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Options {
     /// When commits are durable.
     pub durability: Durability,
@@ -54,5 +56,60 @@ impl Default for Options {
             verify_reads: false,
             check_before_first_commit: true,
         }
+    }
+}
+
+/// Setters, so that options can be added without breaking callers (the
+/// struct is `#[non_exhaustive]`: build it from [`Options::default`]).
+///
+/// ```
+/// use mappedpages::{Durability, Options, Store};
+/// # fn main() -> Result<(), mappedpages::Error> {
+/// # let dir = tempfile::tempdir().unwrap();
+/// let options = Options::default().durability(Durability::Eventual).reserve(1 << 30);
+/// let store = Store::<4096>::create_with(dir.path().join("s.db"), options)?;
+/// # Ok(()) }
+/// ```
+impl Options {
+    /// Sets [`durability`](Options#structfield.durability).
+    pub fn durability(mut self, durability: Durability) -> Options {
+        self.durability = durability;
+        self
+    }
+
+    /// Sets [`reserve`](Options#structfield.reserve), in bytes.
+    pub fn reserve(mut self, bytes: u64) -> Options {
+        self.reserve = bytes;
+        self
+    }
+
+    /// Sets [`eventual_sync_bytes`](Options#structfield.eventual_sync_bytes).
+    pub fn eventual_sync_bytes(mut self, bytes: u64) -> Options {
+        self.eventual_sync_bytes = bytes;
+        self
+    }
+
+    /// Sets [`presync_bytes`](Options#structfield.presync_bytes).
+    pub fn presync_bytes(mut self, bytes: u64) -> Options {
+        self.presync_bytes = bytes;
+        self
+    }
+
+    /// Sets [`max_file_len`](Options#structfield.max_file_len), in bytes.
+    pub fn max_file_len(mut self, bytes: u64) -> Options {
+        self.max_file_len = bytes;
+        self
+    }
+
+    /// Sets [`verify_reads`](Options#structfield.verify_reads).
+    pub fn verify_reads(mut self, on: bool) -> Options {
+        self.verify_reads = on;
+        self
+    }
+
+    /// Sets [`check_before_first_commit`](Options#structfield.check_before_first_commit).
+    pub fn check_before_first_commit(mut self, on: bool) -> Options {
+        self.check_before_first_commit = on;
+        self
     }
 }

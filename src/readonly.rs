@@ -1,13 +1,14 @@
 //! Read-only opening: shared file locks, many processes at once, no write methods.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::error::Result;
 use crate::ids::Version;
 use crate::shared::Shared;
 use crate::storage::{FileMode, FileStorage, Storage};
 use crate::store::{Options, Stats, Store};
-use crate::txn::ReadTxn;
+use crate::txn::{OwnedReadTxn, ReadTxn, ReaderInfo};
 use crate::verify::VerifyReport;
 
 /// A store opened read-only: any number of processes (and handles) may hold
@@ -59,18 +60,19 @@ use crate::verify::VerifyReport;
 /// let id = w.alloc()?;
 /// w.page_mut(id)?.fill(3);
 /// w.commit()?;
-/// assert!(matches!(ReadOnlyStore::<4096>::open(&path), Err(Error::Locked)));
+/// assert!(matches!(ReadOnlyStore::<4096>::open(&path), Err(Error::Locked { .. })));
 /// drop(store);
 ///
 /// let a = ReadOnlyStore::<4096>::open(&path)?;
 /// let b = ReadOnlyStore::<4096>::open(&path)?;         // readers share the file
 /// assert_eq!(a.begin_read()?.page(id)?[0], 3);
 /// assert_eq!(b.version(), a.version());
-/// assert!(matches!(Store::<4096>::open(&path), Err(Error::Locked)));
+/// assert!(matches!(Store::<4096>::open(&path), Err(Error::Locked { .. })));
 /// # Ok(()) }
 /// ```
 pub struct ReadOnlyStore<const PAGE_SIZE: usize> {
-    inner: Store<PAGE_SIZE>,
+    /// In an `Arc`, so that owned readers can hold it.
+    inner: Arc<Store<PAGE_SIZE>>,
 }
 
 /// 0.2's name for [`ReadOnlyStore`] (planned there as `ReadOnlyPager::open`).
@@ -79,6 +81,17 @@ pub type ReadOnlyPager<const PAGE_SIZE: usize> = ReadOnlyStore<PAGE_SIZE>;
 impl<const P: usize> ReadOnlyStore<P> {
     /// Opens the store file at `path` read-only. Fails with [`Error::Locked`](crate::Error::Locked) at
     /// once if a writer holds it.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use mappedpages::{ReadOnlyStore, Store};
+    /// let path = dir.path().join("s.db");
+    /// drop(Store::<4096>::create(&path)?);
+    /// let a = ReadOnlyStore::<4096>::open(&path)?;
+    /// let b = ReadOnlyStore::<4096>::open(&path)?; // readers share the file
+    /// assert_eq!(a.version(), b.version());
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         Self::open_with(path, Options::default())
     }
@@ -87,21 +100,64 @@ impl<const P: usize> ReadOnlyStore<P> {
     /// write options are ignored).
     pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Self> {
         let () = Store::<P>::VALID_PAGE_SIZE;
-        let storage =
-            FileStorage::open(path.as_ref(), FileMode::ReadOnly, options.reserve).map_err(crate::store::open_error)?;
-        Self::open_on(storage, options)
+        let storage = FileStorage::open(path.as_ref(), FileMode::ReadOnly, options.reserve)
+            .map_err(crate::store::open_error(path.as_ref(), FileMode::ReadOnly))?;
+        Self::open_on(storage, options).map_err(crate::store::in_file(path.as_ref()))
     }
 
     /// Opens a [`Storage`] read-only: recovers the newest intact commit and
     /// never writes, grows or syncs it.
     pub fn open_on(storage: impl Storage, options: Options) -> Result<Self> {
         let () = Store::<P>::VALID_PAGE_SIZE;
-        Ok(ReadOnlyStore { inner: Store { shared: Shared::open(Box::new(storage), options, P, false)? } })
+        let inner = Store { shared: Shared::open(Box::new(storage), options, P, false)? };
+        Ok(ReadOnlyStore { inner: Arc::new(inner) })
     }
 
     /// Starts a read transaction on the store's version.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use mappedpages::{ReadOnlyStore, Store};
+    /// let path = dir.path().join("s.db");
+    /// let store = Store::<4096>::create(&path)?;
+    /// let mut w = store.begin_write()?;
+    /// let id = w.alloc()?;
+    /// w.page_mut(id)?[0] = 4;
+    /// w.commit()?;
+    /// drop(store);
+    /// let ro = ReadOnlyStore::<4096>::open(&path)?;
+    /// assert_eq!(ro.begin_read()?.page(id)?[0], 4);
+    /// assert!(ro.verify()?.is_clean());
+    /// assert_eq!((ro.page_count(), ro.stats().live_pages), (1, 1));
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn begin_read(&self) -> Result<ReadTxn<'_, P>> {
         self.inner.begin_read()
+    }
+
+    /// A read transaction that owns a handle on the store instead of
+    /// borrowing it ([`OwnedReadTxn`]): it moves into a thread, and the store
+    /// stays open while it lives.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use mappedpages::{ReadOnlyStore, Store};
+    /// let path = dir.path().join("s.db");
+    /// drop(Store::<4096>::create(&path)?);
+    /// let ro = ReadOnlyStore::<4096>::open(&path)?;
+    /// let r = ro.begin_read_owned()?;
+    /// drop(ro);
+    /// let t = std::thread::spawn(move || r.live_pages());
+    /// assert_eq!(t.join().unwrap(), 0);
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
+    pub fn begin_read_owned(&self) -> Result<OwnedReadTxn<P>> {
+        self.inner.begin_read_owned()
+    }
+
+    /// The open read transactions (see [`Store::readers`]).
+    pub fn readers(&self) -> Vec<ReaderInfo> {
+        self.inner.readers()
     }
 
     /// The version found at open.

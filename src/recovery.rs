@@ -25,6 +25,7 @@ use crate::versions::load_catalog;
 /// [`Store::verify`](crate::Store::verify) report it, the same way, until the
 /// next commit clears or overwrites the slot.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RejectedRoot {
     /// The version it would have opened; `None` when the slot's record does
     /// not decode.
@@ -74,7 +75,7 @@ pub(crate) fn recover(storage: &mut dyn Storage, page_size: usize, zero_hash: Ha
     let reader = PageReader::new(storage.view(), page_size, pin);
     let header = Header::decode(reader.bytes(0, SECTOR as usize, Structure::Header)?)?;
     if header.page_size as usize != page_size {
-        return Err(Error::PageSizeMismatch { on_disk: header.page_size, expected: page_size as u32 });
+        return Err(Error::PageSizeMismatch { on_disk: header.page_size, expected: page_size as u32, path: None });
     }
     let geo = &Geometry::new(page_size, header.layout());
     if len < geo.layout.meta_bytes() {

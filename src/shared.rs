@@ -14,6 +14,7 @@ use crate::space::{AllocationStrategy, NextFit, PendingGroup};
 use crate::storage::{Pins, Storage};
 #[cfg(any(test, feature = "testing"))]
 use crate::storage::{Quiet, copy_all};
+use crate::txn::Readers;
 use crate::versions::{history_held, summaries_from};
 
 /// What a writer needs between transactions.
@@ -81,6 +82,8 @@ pub(crate) struct Published {
     pub root: Arc<Root>,
     /// The versions open transactions hold.
     pub pins: Pins,
+    /// The open read transactions (what they hold, since when).
+    pub readers: Readers,
     /// Snapshots readers may open.
     pub snapshots: Arc<Vec<CatalogEntry>>,
     /// Older versions readers may open, oldest first.
@@ -183,6 +186,7 @@ impl Shared {
         let published = Published {
             root: Arc::new(r.root),
             pins: Pins::default(),
+            readers: Readers::default(),
             snapshots: Arc::new(r.snapshots.clone()),
             history: Arc::new(summaries_from(r.pending.iter(), r.root.history_start)),
             history_sectors: history_held(r.pending.iter(), r.root.history_start),

@@ -136,7 +136,7 @@ struct Model {
 }
 
 fn options(durability: Durability) -> Options {
-    Options { durability, eventual_sync_bytes: 64 << 10, presync_bytes: 256 << 10, ..Options::default() }
+    Options::default().durability(durability).eventual_sync_bytes(64 << 10).presync_bytes(256 << 10)
 }
 
 impl Model {

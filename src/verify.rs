@@ -22,6 +22,7 @@ use crate::walk::{Fault, Flow, Prune, Visitor, Walk};
 
 /// One damaged structure found by [`Store::verify`](crate::Store::verify).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Damage {
     /// Which structure.
     pub structure: Structure,
@@ -44,6 +45,7 @@ impl Damage {
 
 /// What [`Store::verify`](crate::Store::verify) found.
 #[derive(Clone, Debug, Default)]
+#[non_exhaustive]
 pub struct VerifyReport {
     /// The version checked.
     pub version: Version,
@@ -63,6 +65,13 @@ pub struct VerifyReport {
 
 impl VerifyReport {
     /// True when nothing the current version reaches is damaged.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// assert!(store.verify()?.is_clean());
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn is_clean(&self) -> bool {
         self.damage.is_empty()
     }

@@ -133,7 +133,7 @@ fn build(rng: &mut Rng) -> Fixture {
 
 fn open(image: &[u8], verify_reads: bool) -> mappedpages::Result<Store<PAGE>> {
     let storage = MemoryStorage::from_bytes(image, image.len() + (4 << 20)).expect("memory");
-    Store::<PAGE>::open_on(storage, Options { verify_reads, ..Options::default() })
+    Store::<PAGE>::open_on(storage, Options::default().verify_reads(verify_reads))
 }
 
 /// Every page of the store's version reads back as the model says.

@@ -95,7 +95,7 @@ fn without_the_check_the_writer_overwrites_the_page_a_reader_holds() {
     let (file, id0) = lying_free_map(&path);
     std::fs::write(&path, &file).unwrap();
 
-    let options = Options { check_before_first_commit: false, ..Options::default() };
+    let options = Options::default().check_before_first_commit(false);
     let store = Store::<P>::open_with(&path, options).unwrap();
     let r = store.begin_read().unwrap();
     let before = r.page(id0).unwrap().to_vec();
@@ -124,7 +124,7 @@ fn a_pending_record_listing_a_reached_page_stops_the_first_commit() {
     let path = dir.path().join("s.db");
     let id0 = {
         let store = Store::<P>::create(&path).unwrap();
-        store.set_history(HistoryWindow { keep_versions: 100, keep_seconds: 0 }).unwrap();
+        store.set_history(HistoryWindow::versions(100)).unwrap();
         let mut w = store.begin_write().unwrap();
         let ids = w.alloc_bulk(16).unwrap();
         for (k, &id) in ids.iter().enumerate() {
@@ -170,7 +170,7 @@ fn a_pending_record_listing_a_reached_page_stops_the_first_commit() {
     drop(r);
     drop(store);
     // Only the check sees it: without it the commit goes through.
-    let options = Options { check_before_first_commit: false, ..Options::default() };
+    let options = Options::default().check_before_first_commit(false);
     let store = Store::<P>::open_with(&path, options).unwrap();
     let mut w = store.begin_write().unwrap();
     w.alloc().unwrap();
@@ -197,7 +197,7 @@ fn a_rotted_free_map_leaf_is_refused_on_the_write_path() {
     write_root(&mut file, slot, &root);
     std::fs::write(&path, &file).unwrap();
 
-    let options = Options { check_before_first_commit: false, ..Options::default() };
+    let options = Options::default().check_before_first_commit(false);
     let store = Store::<P>::open_with(&path, options).unwrap();
     let r = store.begin_read().unwrap();
     let before = r.page(id0).unwrap().to_vec();

@@ -89,7 +89,7 @@ async fn async_alloc_free_and_read() {
     assert_eq!(store.store().page_count(), 6);
     // All or nothing: one id already freed fails the whole call.
     let err = store.free_async(vec![ids[5], ids[0]]).await.unwrap_err();
-    assert!(matches!(err, Error::NotAllocated(id) if id == ids[0]), "{err}");
+    assert!(matches!(err, Error::DoubleFree(id) if id == ids[0]), "{err}");
     assert_eq!(store.store().page_count(), 6);
     store.sync_async().await.unwrap();
 }

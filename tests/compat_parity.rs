@@ -78,7 +78,7 @@ fn compat_aliases_keep_0_2_code_shapes() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("aliases.db");
     let pager: Pager<PAGE> = Pager::create(&path).unwrap();
-    assert!(matches!(Pager::<PAGE>::create(&path), Err(MappedPageError::AlreadyExists)));
+    assert!(matches!(Pager::<PAGE>::create(&path), Err(MappedPageError::AlreadyExists(_))));
     let mut w = pager.begin_write().unwrap();
     // alloc_protected → alloc; ProtectedPageWriter::page_mut + commit → page_mut + commit.
     let protected: ProtectedPageId = w.alloc().unwrap();
@@ -97,7 +97,7 @@ fn compat_aliases_keep_0_2_code_shapes() {
     assert_eq!(&page.as_bytes()[..3], b"abc");
     assert_eq!(page.len(), PAGE);
     assert!(!page.is_empty());
-    assert!(matches!(Pager::<PAGE>::open(&path), Err(MappedPageError::Locked)));
+    assert!(matches!(Pager::<PAGE>::open(&path), Err(MappedPageError::Locked { .. })));
     drop(r);
     drop(pager);
     assert!(matches!(Pager::<1024>::open(&path), Err(MappedPageError::PageSizeMismatch { .. })));
@@ -175,7 +175,7 @@ fn compat_page_source_reads_both_transaction_kinds() {
 #[test]
 fn compat_reader_slices_survive_file_growth() {
     let dir = tempfile::tempdir().unwrap();
-    let options = Options { reserve: 1 << 20, ..Options::default() };
+    let options = Options::default().reserve(1 << 20);
     let store = Store::<PAGE>::create_with(dir.path().join("grow.db"), options).unwrap();
     let mut w = store.begin_write().unwrap();
     let id = w.alloc().unwrap();

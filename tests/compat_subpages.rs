@@ -55,7 +55,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn options() -> Options {
-    Options { verify_reads: true, ..Options::default() }
+    Options::default().verify_reads(true)
 }
 
 /// The bytes a sub-page tagged `tag` holds: zeros for tag 0, else a pattern
@@ -405,7 +405,7 @@ fn subpages_destroy_returns_every_page() {
     w.commit().unwrap();
     let r = store.begin_read().unwrap();
     let stats = subs.check(&r).unwrap();
-    assert_eq!(stats, mappedpages::compat::SubPageStats { directory_pages: 5, parent_pages: 250, allocated: 500 });
+    assert_eq!((stats.directory_pages, stats.parent_pages, stats.allocated), (5, 250, 500));
     drop(r);
     let mut w = store.begin_write().unwrap();
     subs.destroy(&mut w).unwrap();

@@ -34,7 +34,7 @@ const _: fn() = || {
 const DEADLOCK: Duration = Duration::from_secs(120);
 
 fn file_store(dir: &tempfile::TempDir, durability: Durability) -> Arc<Store<PAGE>> {
-    let options = Options { durability, ..Options::default() };
+    let options = Options::default().durability(durability);
     Arc::new(Store::create_with(dir.path().join("store.db"), options).unwrap())
 }
 

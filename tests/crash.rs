@@ -172,7 +172,7 @@ use mappedpages::{Error, Options, PageId, Store};
 const CAPACITY: usize = 1 << 30;
 
 fn options(durability: Durability) -> Options {
-    Options { durability, eventual_sync_bytes: 64 << 20, ..Options::default() }
+    Options::default().durability(durability).eventual_sync_bytes(64 << 20)
 }
 
 /// Writes `tag` over each of `ids` (allocating the ones past `next_id`) and
@@ -384,7 +384,8 @@ fn commit_syncs(
 ) -> (u64, u64) {
     let disk = CrashStorage::new().unwrap();
     let ctl = disk.control();
-    let opts = Options { durability, eventual_sync_bytes, presync_bytes, ..Options::default() };
+    let opts =
+        Options::default().durability(durability).eventual_sync_bytes(eventual_sync_bytes).presync_bytes(presync_bytes);
     let store = Store::<PAGE>::create_on(disk, opts).unwrap();
     let mut versions = BTreeMap::new();
     commit_tags(&store, &mut versions, first, 1).unwrap();

@@ -104,7 +104,7 @@ fn a_failed_commit_sync_is_not_trusted_by_a_reopen() {
 fn a_failed_store_sync_is_not_trusted_by_a_reopen() {
     let disk = CrashStorage::new().unwrap();
     let control = disk.control();
-    let options = Options { durability: Durability::Eventual, ..Options::default() };
+    let options = Options::default().durability(Durability::Eventual);
     let store = Store::<PAGE>::create_on(disk, options.clone()).unwrap();
     let mut content = Content::new();
     let a = commit(&store, &mut content, 0, 8, 0xA1);
@@ -122,7 +122,7 @@ fn a_failed_store_sync_is_not_trusted_by_a_reopen() {
 fn a_failed_sync_at_close_is_not_trusted_by_a_reopen() {
     let disk = CrashStorage::new().unwrap();
     let control = disk.control();
-    let options = Options { durability: Durability::Eventual, ..Options::default() };
+    let options = Options::default().durability(Durability::Eventual);
     let store = Store::<PAGE>::create_on(disk, options.clone()).unwrap();
     let mut content = Content::new();
     let a = commit(&store, &mut content, 0, 8, 0xA1);
@@ -151,7 +151,7 @@ fn a_failed_sync_at_close_is_not_trusted_by_a_reopen() {
 /// durable commit.
 #[test]
 fn close_syncs_eventual_commits_and_returns_a_failed_sync() {
-    let options = Options { durability: Durability::Eventual, ..Options::default() };
+    let options = Options::default().durability(Durability::Eventual);
     // A clean close: durable.
     let disk = CrashStorage::new().unwrap();
     let control = disk.control();

@@ -50,7 +50,7 @@ fn workload<const P: usize>(store: &Store<P>) -> Expect {
         w.free(*id).unwrap();
     }
     w.create_snapshot("golden").unwrap();
-    w.set_history(HistoryWindow { keep_versions: 3, keep_seconds: 0 });
+    w.set_history(HistoryWindow::versions(3));
     w.commit().unwrap();
 
     let mut w = store.begin_write().unwrap();
@@ -178,7 +178,7 @@ fn check<const P: usize>(g: &Golden) {
             assert_eq!(r.page(PageId::from_raw(id)).unwrap(), pattern(id, version, P), "{}: page {id} at {at}", g.file);
         }
     }
-    assert_eq!(store.history_window(), HistoryWindow { keep_versions: 3, keep_seconds: 0 });
+    assert_eq!(store.history_window(), HistoryWindow::versions(3));
 
     // The file stays writable by this build, and reopens clean.
     let mut w = store.begin_write().unwrap();

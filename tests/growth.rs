@@ -8,7 +8,7 @@ fn growth_slice_held_across_growth_and_remapping_stays_valid() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("grow.db");
     // A 1 MiB reservation: the file outgrows it many times over below.
-    let options = Options { reserve: 1 << 20, ..Options::default() };
+    let options = Options::default().reserve(1 << 20);
     let store = Store::<4096>::create_with(&path, options).unwrap();
     let mut w = store.begin_write().unwrap();
     let first = w.alloc_bulk(8).unwrap();
@@ -41,7 +41,7 @@ fn growth_slice_held_across_growth_and_remapping_stays_valid() {
     drop(reader);
     assert!(store.begin_read().unwrap().page(first[0]).unwrap().iter().all(|&b| b == 9));
     drop(store);
-    let store = Store::<4096>::open_with(&path, Options { reserve: 1 << 20, ..Options::default() }).unwrap();
+    let store = Store::<4096>::open_with(&path, Options::default().reserve(1 << 20)).unwrap();
     assert!(store.verify().unwrap().is_clean());
 }
 
@@ -69,4 +69,29 @@ fn growth_the_unwritten_tail_of_a_real_file_is_found() {
     // A write past it moves it.
     s.write(3 << 20, &[1u8; 4096]).unwrap();
     assert!(s.unwritten_from() >= (3 << 20) + 4096);
+}
+
+#[test]
+fn growth_small_store_stays_small_after_its_first_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("small.db");
+    let store = Store::<4096>::create(&path).unwrap();
+    let empty = std::fs::metadata(&path).unwrap().len();
+    let mut w = store.begin_write().unwrap();
+    for id in w.alloc_bulk(3).unwrap() {
+        w.page_mut(id).unwrap().fill(1);
+    }
+    w.commit().unwrap();
+    let after_one = std::fs::metadata(&path).unwrap().len();
+    // Growth is a quarter of the file, at least 64 KiB (it was 1 MiB).
+    assert!(empty <= 4096 && after_one <= 128 << 10, "empty {empty} B, after a 3-page commit {after_one} B");
+    for _ in 0..50 {
+        let mut w = store.begin_write().unwrap();
+        w.page_mut(mappedpages::PageId::from_raw(0)).unwrap()[0] ^= 1;
+        w.commit().unwrap();
+    }
+    let after_many = std::fs::metadata(&path).unwrap().len();
+    assert!(after_many <= 256 << 10, "50 one-page commits on 3 pages: {after_many} B");
+    println!("empty {empty} B, after one commit {after_one} B, after 51 {after_many} B");
+    assert!(store.verify().unwrap().is_clean());
 }

@@ -92,7 +92,7 @@ fn hostile_file_wrong_page_size_is_refused() {
     let (store, _) = small_store();
     let image = image_of(store);
     let err = Store::<4096>::open_on(MemoryStorage::from_bytes(&image, 64 << 20).unwrap(), Options::default());
-    assert!(matches!(err, Err(Error::PageSizeMismatch { on_disk: 1024, expected: 4096 })), "{:?}", err.err());
+    assert!(matches!(err, Err(Error::PageSizeMismatch { on_disk: 1024, expected: 4096, .. })), "{:?}", err.err());
 }
 
 #[test]
@@ -119,7 +119,10 @@ fn hostile_file_truncated_at_any_length_is_a_typed_error_or_an_older_root() {
     ]) {
         match Store::<P>::open_on(MemoryStorage::from_bytes(&image[..cut], 64 << 20).unwrap(), Options::default()) {
             Err(
-                Error::UnsupportedFormat(_) | Error::NoValidRoot { .. } | Error::Corrupt { .. } | Error::AlreadyExists,
+                Error::UnsupportedFormat(_)
+                | Error::NoValidRoot { .. }
+                | Error::Corrupt { .. }
+                | Error::AlreadyExists(_),
             ) => {}
             Err(e) => panic!("cut at {cut}: unexpected error {e}"),
             Ok(store) => {
@@ -195,8 +198,8 @@ fn hostile_file_second_writer_is_locked_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("locked.db");
     let store = Store::<4096>::create(&path).unwrap();
-    assert!(matches!(Store::<4096>::open(&path), Err(Error::Locked)));
-    assert!(matches!(Store::<4096>::create(&path), Err(Error::AlreadyExists)));
+    assert!(matches!(Store::<4096>::open(&path), Err(Error::Locked { .. })));
+    assert!(matches!(Store::<4096>::create(&path), Err(Error::AlreadyExists(_))));
     drop(store);
     Store::<4096>::open(&path).unwrap();
 }

@@ -88,7 +88,7 @@ fn commit(store: &Store<PAGE>, n: u64) {
 }
 
 fn options(durability: Durability) -> Options {
-    Options { durability, ..Options::default() }
+    Options::default().durability(durability)
 }
 
 /// The child: continue the workload from the recovered version, forever,

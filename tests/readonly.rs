@@ -86,7 +86,7 @@ fn readonly_child() {
         }
         // A writer holds the file: a read-only open must fail at once.
         Ok("expect-locked") => match ReadOnlyStore::<PAGE>::open(&path) {
-            Err(Error::Locked) => println!("{LOCKED}"),
+            Err(Error::Locked { .. }) => println!("{LOCKED}"),
             Err(e) => panic!("expected Locked, got {e}"),
             Ok(_) => panic!("expected Locked, the open succeeded"),
         },
@@ -140,9 +140,9 @@ fn readonly_several_processes_read_one_file_at_once() {
     // This process can join them read-only, but no writer can get in.
     let mine = ReadOnlyStore::<PAGE>::open(&path).unwrap();
     check_content(&mine);
-    assert!(matches!(Store::<PAGE>::open(&path), Err(Error::Locked)));
+    assert!(matches!(Store::<PAGE>::open(&path), Err(Error::Locked { .. })));
     drop(mine);
-    assert!(matches!(Store::<PAGE>::open(&path), Err(Error::Locked)), "other processes still read");
+    assert!(matches!(Store::<PAGE>::open(&path), Err(Error::Locked { .. })), "other processes still read");
     // Let them finish: each reads again and exits cleanly.
     for (i, (mut child, mut out)) in children.into_iter().enumerate() {
         drop(child.stdin.take());
@@ -178,13 +178,13 @@ fn readonly_and_writer_handles_in_one_process_exclude_each_other() {
     make_store(&path);
     {
         let _writer = Store::<PAGE>::open(&path).unwrap();
-        assert!(matches!(ReadOnlyStore::<PAGE>::open(&path), Err(Error::Locked)));
+        assert!(matches!(ReadOnlyStore::<PAGE>::open(&path), Err(Error::Locked { .. })));
     }
     let a = ReadOnlyStore::<PAGE>::open(&path).unwrap();
     let b: ReadOnlyPager<PAGE> = ReadOnlyPager::open(&path).unwrap();
-    assert!(matches!(Store::<PAGE>::open(&path), Err(Error::Locked)));
+    assert!(matches!(Store::<PAGE>::open(&path), Err(Error::Locked { .. })));
     drop(a);
-    assert!(matches!(Store::<PAGE>::open(&path), Err(Error::Locked)), "one reader is still open");
+    assert!(matches!(Store::<PAGE>::open(&path), Err(Error::Locked { .. })), "one reader is still open");
     drop(b);
     Store::<PAGE>::open(&path).unwrap();
 }
@@ -222,7 +222,7 @@ fn readonly_recovers_without_writing_anything() {
     for (pattern, expected) in [(TearPattern::DropAll, 1u8), (TearPattern::KeepAll, 2)] {
         let storage = CrashStorage::new().unwrap();
         let control = storage.control();
-        let options = Options { durability: Durability::Eventual, ..Options::default() };
+        let options = Options::default().durability(Durability::Eventual);
         let store = Store::<PAGE>::create_on(storage, options).unwrap();
         let mut w = store.begin_write().unwrap();
         let ids = w.alloc_bulk(10).unwrap();

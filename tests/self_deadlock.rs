@@ -40,7 +40,7 @@ fn store_level_calls_under_an_open_write_transaction_fail_at_once() {
         ("sync", |s| s.sync()),
         ("create_snapshot", |s| s.create_snapshot("new").map(drop)),
         ("delete_snapshot", |s| s.delete_snapshot("old")),
-        ("set_history", |s| s.set_history(HistoryWindow { keep_versions: 4, keep_seconds: 0 }).map(drop)),
+        ("set_history", |s| s.set_history(HistoryWindow::versions(4)).map(drop)),
         ("restore", |s| s.restore(At::Snapshot("old")).map(drop)),
     ];
     for (name, call) in calls {
@@ -82,7 +82,7 @@ fn snapshots_and_history_commit_with_the_transaction() {
         w.create_snapshot("a").unwrap();
         w.create_snapshot("b").unwrap();
         w.delete_snapshot("old");
-        w.set_history(HistoryWindow { keep_versions: 3, keep_seconds: 0 });
+        w.set_history(HistoryWindow::versions(3));
         assert!(matches!(w.create_snapshot(""), Err(Error::InvalidName(_))));
         let v = w.commit().unwrap();
         assert_eq!(v.get(), base.get() + 1, "one commit for all of it");

@@ -34,7 +34,7 @@ fn fixture() -> Vec<u8> {
     // Pages only the snapshot reaches: its deadlist (once released from the
     // pending list by the next commit).
     free(0..4);
-    store.set_history(HistoryWindow { keep_versions: 100, keep_seconds: 0 }).unwrap();
+    store.set_history(HistoryWindow::versions(100)).unwrap();
     // Pages the history window keeps: held records, pages with summaries.
     free(4..8);
     let mut image = mappedpages::testing::image(&store);

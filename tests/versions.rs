@@ -100,7 +100,7 @@ fn history_window_keeps_the_last_versions_readable() {
     let mut w = store.begin_write().unwrap();
     let ids = w.alloc_bulk(10).unwrap();
     w.commit().unwrap();
-    store.set_history(HistoryWindow { keep_versions: 5, keep_seconds: 0 }).unwrap();
+    store.set_history(HistoryWindow::versions(5)).unwrap();
     let mut versions = Vec::new();
     for round in 1..=12u8 {
         versions.push((fill(&store, &ids, round), round));
@@ -113,20 +113,20 @@ fn history_window_keeps_the_last_versions_readable() {
         assert!(ids.iter().all(|&id| r.page(id).unwrap()[0] == round));
     }
     let (too_old, _) = versions[versions.len() - 6];
-    assert!(matches!(store.begin_read_at(At::Version(too_old)), Err(Error::VersionNotRetained(_))));
+    assert!(matches!(store.begin_read_at(At::Version(too_old)), Err(Error::VersionNotRetained { .. })));
     // By time: the newest version committed at or before a version's commit time.
     let entry = history[2];
     let r = store.begin_read_at(At::Time(entry.commit_nanos)).unwrap();
     assert_eq!(r.version(), entry.version);
     drop(r);
-    assert!(matches!(store.begin_read_at(At::Time(1)), Err(Error::VersionNotRetained(_))));
+    assert!(matches!(store.begin_read_at(At::Time(1)), Err(Error::VersionNotRetained { .. })));
     assert!(store.verify().unwrap().is_clean());
 }
 
 #[test]
 fn history_by_time_keeps_recent_versions() {
     let store = mem_store();
-    store.set_history(HistoryWindow { keep_versions: 0, keep_seconds: 3600 }).unwrap();
+    store.set_history(HistoryWindow::versions(0).seconds(3600)).unwrap();
     let mut w = store.begin_write().unwrap();
     let id = w.alloc().unwrap();
     w.commit().unwrap();
@@ -142,7 +142,7 @@ fn history_by_time_keeps_recent_versions() {
 #[test]
 fn restore_makes_a_new_commit_equal_to_an_old_version() {
     let store = mem_store();
-    store.set_history(HistoryWindow { keep_versions: 10, keep_seconds: 0 }).unwrap();
+    store.set_history(HistoryWindow::versions(10)).unwrap();
     let mut w = store.begin_write().unwrap();
     let ids = w.alloc_bulk(30).unwrap();
     for &id in &ids {
@@ -190,7 +190,7 @@ fn export_copies_a_version_compacted_with_the_same_content_hash() {
     let out = dir.path().join("copy.db");
     let report = store.export(&out, At::Version(store.version())).unwrap();
     assert_eq!(report.content_hash, hash);
-    assert!(matches!(store.export(&out, At::Version(store.version())), Err(Error::AlreadyExists)));
+    assert!(matches!(store.export(&out, At::Version(store.version())), Err(Error::AlreadyExists(_))));
     let copy = Store::<4096>::open(&out).unwrap();
     let stats = copy.stats();
     assert_eq!(stats.free_pages, 0, "{stats:?}");
@@ -281,7 +281,7 @@ fn check_no_early_reuse(
 }
 
 fn run_space_model(ops: &[VOp], durability: Durability) -> Result<(), String> {
-    let options = Options { durability, ..Options::default() };
+    let options = Options::default().durability(durability);
     let disk = CrashStorage::new().map_err(|e| e.to_string())?;
     let mut ctl = disk.control();
     let mut store = Store::<P>::create_on(disk, options.clone()).map_err(|e| e.to_string())?;
@@ -325,7 +325,7 @@ fn run_space_model(ops: &[VOp], durability: Durability) -> Result<(), String> {
                     r.map(|_| store.version())
                 }
             },
-            VOp::Window(k) => store.set_history(HistoryWindow { keep_versions: *k as u64, keep_seconds: 0 }),
+            VOp::Window(k) => store.set_history(HistoryWindow::versions(*k as u64)),
             VOp::Sync => store.sync().map(|_| {
                 synced = store.version().get();
                 store.version()

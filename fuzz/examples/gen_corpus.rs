@@ -26,7 +26,7 @@ fn pattern(id: u64, n: u64, p: usize) -> Vec<u8> {
 fn image<const P: usize>(durability: Durability, commits: &[(usize, usize, usize)], tear: TearPattern) -> Vec<u8> {
     let disk = CrashStorage::new().unwrap();
     let ctl = disk.control();
-    let options = Options { durability, ..Options::default() };
+    let options = Options::default().durability(durability);
     let store = Store::<P>::create_on(disk, options).unwrap();
     let mut live: Vec<PageId> = Vec::new();
     for (n, &(alloc, write, free)) in commits.iter().enumerate() {

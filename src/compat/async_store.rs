@@ -130,5 +130,5 @@ fn join_error(e: JoinError) -> Error {
     if e.is_panic() {
         std::panic::resume_unwind(e.into_panic());
     }
-    Error::Io { context: "running a transaction on the blocking pool", source: io::Error::other(e) }
+    Error::Io { context: "running a transaction on the blocking pool", path: None, source: io::Error::other(e) }
 }

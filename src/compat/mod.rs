@@ -8,7 +8,7 @@
 //!
 //! | 0.2 | now |
 //! |---|---|
-//! | `Pager<PAGE_SIZE>`, `create(path)`, `open(path)` | [`Pager`] = [`Store`]: same const generic, same `create` (fails if the file exists) and `open` (checks the page size), plus [`Store::open_with`] |
+//! | `Pager<PAGE_SIZE>`, `create(path)`, `open(path)` | [`Pager`] = [`Store`]: same const generic, same `create` (fails if a non-empty file exists; takes an empty one), [`Store::open_or_create`] and `open` (checks the page size), plus [`Store::open_with`] |
 //! | page-size rules at compile time | kept: a power of two, at least 1024, else a compile error |
 //! | `PageId<PAGE_SIZE>` with `get(&pager)` / `get_mut(&mut pager)` | [`PageId`], a logical id stable for the page's life (defragmentation keeps it); read through a [`ReadTxn`](crate::ReadTxn) or [`WriteTxn`](crate::WriteTxn), written through the `WriteTxn`; `get` / `get_mut` through [`PageHandle`] |
 //! | `MappedPage` (`as_bytes`, `as_bytes_mut`, `len`, `is_empty`) | [`MappedPage`] = `[u8]`, with `as_bytes` / `as_bytes_mut` from [`MappedPageExt`] |

@@ -411,7 +411,7 @@ impl<'a> SpaceMap<'a> {
         self.largest_hole = None;
         let new = old.saturating_add(sectors).div_ceil(self.geo.spp) * self.geo.spp;
         if new > self.max_sectors {
-            return Err(Error::Full("the file would exceed its maximum length"));
+            return Err(Error::Full(crate::error::Limit::FileLen { max: self.max_sectors * crate::format::SECTOR }));
         }
         self.file_sectors = new;
         self.set(Extent::new(old, new - old), false)

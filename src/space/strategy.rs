@@ -66,17 +66,19 @@ pub(crate) trait AllocationStrategy: Send {
 
     /// How many sectors to grow a file of `file_sectors` by when `needed`
     /// more are wanted (at least `needed`). The default grows by a quarter of
-    /// the file, and by at least 1 MiB, so that growth is rare.
+    /// the file, and by at least 64 KiB, so that growth is rare in a large
+    /// store and a small store stays small.
     fn growth(&self, file_sectors: u64, needed: u64) -> u64 {
         default_growth(file_sectors, needed)
     }
 }
 
-/// Smallest growth step, in bytes.
-const MIN_GROW: u64 = 1 << 20;
+/// Smallest growth step, in bytes (16 pages of 4 KiB; the free map rounds a
+/// step up to whole pages).
+const MIN_GROW: u64 = 64 << 10;
 
 /// [`AllocationStrategy::growth`]'s default: a quarter of the file, at least
-/// 1 MiB, at least `needed`.
+/// 64 KiB, at least `needed`.
 pub(crate) fn default_growth(file_sectors: u64, needed: u64) -> u64 {
     needed.max(file_sectors / 4).max(MIN_GROW / crate::format::SECTOR)
 }

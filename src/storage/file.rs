@@ -18,11 +18,15 @@ pub const DEFAULT_RESERVE: u64 = 8 << 30;
 
 /// How to open a [`FileStorage`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FileMode {
-    /// Create a new file (fail if it exists); exclusive lock.
+    /// Create a new file, or take an existing empty one (fail with
+    /// `AlreadyExists` if it has bytes); exclusive lock.
     Create,
     /// Open an existing file for writing; exclusive lock.
     Write,
+    /// Open a file for writing, creating it if missing; exclusive lock.
+    OpenOrCreate,
     /// Open an existing file read-only; shared lock.
     ReadOnly,
 }
@@ -38,31 +42,48 @@ pub struct FileStorage {
     len: AtomicU64,
     /// Every mapping made so far; the last is current. Never shrinks.
     maps: Mutex<Vec<Mmap>>,
-    reserve: u64,
+    /// Address space the next mapping reserves; lowered when the system refuses it.
+    reserve: AtomicU64,
 }
 
 impl FileStorage {
     /// Opens (or creates) the file at `path` and takes its lock: exclusive for
-    /// `Create` and `Write`, shared for `ReadOnly`. Fails with `WouldBlock` at
-    /// once when another handle holds a conflicting lock.
+    /// the writing modes, shared for `ReadOnly`. Fails at once when another
+    /// handle holds a conflicting lock, with `WouldBlock` whose inner error is
+    /// the [`LockHolder`](crate::LockHolder); with `IsADirectory` for a directory.
     pub fn open(path: &Path, mode: FileMode, reserve: u64) -> io::Result<FileStorage> {
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => return Err(io::Error::from(io::ErrorKind::IsADirectory)),
+            Ok(m) if mode == FileMode::Create && m.len() > 0 => {
+                return Err(io::Error::from(io::ErrorKind::AlreadyExists));
+            }
+            _ => {}
+        }
         let file = match mode {
-            FileMode::Create => OpenOptions::new().read(true).write(true).create_new(true).open(path)?,
+            FileMode::Create | FileMode::OpenOrCreate => {
+                OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?
+            }
             FileMode::Write => OpenOptions::new().read(true).write(true).open(path)?,
             FileMode::ReadOnly => OpenOptions::new().read(true).open(path)?,
         };
-        let locked = match mode {
-            FileMode::ReadOnly => file.try_lock_shared(),
-            _ => file.try_lock(),
-        };
+        if file.metadata()?.is_dir() {
+            return Err(io::Error::from(io::ErrorKind::IsADirectory));
+        }
+        let exclusive = mode != FileMode::ReadOnly;
+        let locked = if exclusive { file.try_lock() } else { file.try_lock_shared() };
         match locked {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
-                return Err(io::Error::from(io::ErrorKind::WouldBlock));
+                let holder = super::lock::lock_holder(&file, exclusive);
+                return Err(io::Error::new(io::ErrorKind::WouldBlock, holder));
             }
             Err(TryLockError::Error(e)) => return Err(e),
         }
-        if mode == FileMode::Create
+        if mode == FileMode::Create && file.metadata()?.len() > 0 {
+            // Written between the check above and the lock.
+            return Err(io::Error::from(io::ErrorKind::AlreadyExists));
+        }
+        if matches!(mode, FileMode::Create | FileMode::OpenOrCreate)
             && let Some(dir) = path.parent()
         {
             // Make the new directory entry durable; a store whose file vanishes
@@ -78,33 +99,84 @@ impl FileStorage {
             writable: mode != FileMode::ReadOnly,
             len: AtomicU64::new(len),
             maps: Mutex::new(Vec::new()),
-            reserve: reserve.max(1 << 20),
+            reserve: AtomicU64::new(reserve.max(MIN_MAP)),
         };
         storage.remap(len)?;
         Ok(storage)
     }
 
     /// Makes a mapping that covers at least `len` bytes, if the current one does not.
+    ///
+    /// It reserves `reserve` bytes (or twice `len`, if more). When the system
+    /// refuses that much address space (`ulimit -v`, some containers: ENOMEM)
+    /// it asks for less until one maps, down to `len` itself. The first
+    /// time, it then maps a quarter of what the system gave and keeps that as
+    /// the reservation, so that the process and later growth keep the rest:
+    /// growth past a mapping maps anew (the old mappings stay while the
+    /// storage lives, so every view stays valid, and each costs its size in
+    /// address space until the store is closed). Only when `len` itself cannot
+    /// be mapped does it fail, with an `OutOfMemory` error that says what to set.
     fn remap(&self, len: u64) -> io::Result<()> {
         let mut maps = self.maps.lock().unwrap_or_else(|e| e.into_inner());
         if maps.last().is_some_and(|m| m.len() as u64 >= len) {
             return Ok(());
         }
-        let size = self.reserve.max(len.saturating_mul(2));
-        let size = usize::try_from(size).map_err(|_| io::Error::other("mapping too large"))?;
-        // SAFETY: the mapping is read-only and shared. Bytes past the end of the
-        // file are never read: views are bounded by the file length. Other
-        // processes are kept from writing the file by its lock (SPEC.md,
-        // "Soundness"); this process writes only through `write`, to extents no
-        // view can reach.
-        let map = unsafe { MmapOptions::new().len(size).map(&self.file)? };
+        let floor = len.max(MIN_MAP);
+        let mut size = self.reserve.load(Ordering::Relaxed).max(len.saturating_mul(2));
+        let mut refused = false;
+        let map = loop {
+            match self.map(size) {
+                Ok(map) if refused && maps.is_empty() && size / 4 >= floor => {
+                    drop(map);
+                    size /= 4;
+                    self.reserve.store(size, Ordering::Relaxed);
+                    break self.map(size)?;
+                }
+                Ok(map) => break map,
+                Err(e) if e.raw_os_error() == Some(libc::ENOMEM) && size > floor => {
+                    refused = true;
+                    // Halve while far above what is needed, then close in.
+                    size = if size >= 4 * floor { size / 2 } else { (size / 4 * 3).max(floor) };
+                    self.reserve.store(size, Ordering::Relaxed);
+                }
+                Err(e) if e.raw_os_error() == Some(libc::ENOMEM) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::OutOfMemory,
+                        format!(
+                            "mapping {size} bytes of the file failed: out of address space ({e}); \
+                             raise the limit (ulimit -v) or lower the reservation (Options::reserve)"
+                        ),
+                    ));
+                }
+                Err(e) => return Err(e),
+            }
+        };
         // Pages are read where the page table points, not in file order: without
         // this, each cold fault would read a large window around it.
         map.advise(memmap2::Advice::Random)?;
         maps.push(map);
         Ok(())
     }
+
+    fn map(&self, size: u64) -> io::Result<Mmap> {
+        let size = usize::try_from(size).map_err(|_| io::Error::other("mapping too large"))?;
+        // SAFETY: the mapping is read-only and shared. Bytes past the end of the
+        // file are never read: views are bounded by the file length. Other
+        // processes are kept from writing the file by its lock (SPEC.md,
+        // "Soundness"); this process writes only through `write`, to extents no
+        // view can reach.
+        unsafe { MmapOptions::new().len(size).map(&self.file) }
+    }
+
+    /// The address space the next mapping reserves: `reserve` as asked for,
+    /// or less after the system refused that much.
+    pub fn reservation(&self) -> u64 {
+        self.reserve.load(Ordering::Relaxed)
+    }
 }
+
+/// The smallest mapping the fallback asks for.
+const MIN_MAP: u64 = 1 << 20;
 
 // SAFETY: every mapping is kept in `maps` until the value is dropped (never
 // removed or remapped), so a view, bounded by the file length and by its mapping,
@@ -140,6 +212,16 @@ unsafe impl Storage for FileStorage {
         self.file.write_all_at(data, offset)
     }
 
+    // `pwritev` where the platform has it (elsewhere the trait's default
+    // writes the buffers one by one).
+    #[cfg(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "dragonfly",
+        target_os = "netbsd",
+        target_os = "openbsd"
+    ))]
     fn write_vectored(&self, offset: u64, bufs: &[&[u8]]) -> io::Result<()> {
         if !self.writable {
             return Err(io::Error::from(io::ErrorKind::PermissionDenied));

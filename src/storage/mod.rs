@@ -32,11 +32,14 @@
 #[cfg(any(test, feature = "testing"))]
 mod crash;
 pub(crate) mod file;
+mod lock;
 mod memory;
 mod pages;
 mod pin;
 
+/// Test tooling (feature `testing`): internal, not covered by semantic versioning.
 #[cfg(any(test, feature = "testing"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub use crash::{CrashControl, CrashStorage, Fault, OpCounts, Rng, TearPattern};
 pub use file::{DEFAULT_RESERVE, FileMode, FileStorage};
 pub use memory::MemoryStorage;

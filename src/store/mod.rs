@@ -11,15 +11,18 @@ use crate::shared::{Shared, lock};
 
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Invalid, LockHolder, Result};
 use crate::format::{Header, Layout, Root, hash16};
 use crate::ids::Version;
 use crate::storage::{FileStorage, Storage, file::FileMode};
-use crate::txn::{ReadTxn, WriteTxn};
+use crate::txn::{OwnedReadTxn, ReadTxn, ReaderInfo, WriteTxn};
 use crate::verify::{VerifyReport, verify_root};
+use crate::versions::At;
+use std::sync::Arc;
 
 /// Counts describing a store's current version.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Stats {
     /// The newest committed version.
     pub version: Version,
@@ -74,36 +77,124 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
         "PAGE_SIZE must be a power of two between 1024 and 2^30"
     );
 
-    /// Creates a new store file; fails with [`Error::AlreadyExists`] if the path exists.
+    /// Creates a new store file, or a store in an existing empty file (a
+    /// `tempfile::NamedTempFile`, say); fails with [`Error::AlreadyExists`] if
+    /// the file has bytes.
+    ///
+    /// ```
+    /// use mappedpages::{Error, Store};
+    /// # fn main() -> Result<(), Error> {
+    /// let file = tempfile::NamedTempFile::new().unwrap();     // exists, empty
+    /// let store = Store::<4096>::create(file.path())?;
+    /// drop(store);
+    /// assert!(matches!(Store::<4096>::create(file.path()), Err(Error::AlreadyExists(_))));
+    /// # Ok(()) }
+    /// ```
     pub fn create(path: impl AsRef<Path>) -> Result<Self> {
         Self::create_with(path, Options::default())
     }
 
     /// Creates a new store file with options.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use mappedpages::{Durability, Options, Store};
+    /// let options = Options::default().durability(Durability::Eventual);
+    /// let store = Store::<4096>::create_with(dir.path().join("s.db"), options)?;
+    /// assert_eq!(store.version().get(), 0);
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn create_with(path: impl AsRef<Path>, options: Options) -> Result<Self> {
         let () = Self::VALID_PAGE_SIZE;
-        let storage = FileStorage::open(path.as_ref(), FileMode::Create, options.reserve).map_err(open_error)?;
-        Self::create_on(storage, options)
+        let path = path.as_ref();
+        let storage =
+            FileStorage::open(path, FileMode::Create, options.reserve).map_err(open_error(path, FileMode::Create))?;
+        Self::create_on(storage, options).map_err(in_file(path))
+    }
+
+    /// Opens the store file at `path`, or creates it when the path is missing
+    /// or names an empty file (as `sled::open` and redb's `Database::create`
+    /// do). Fails with [`Error::Locked`] at once if another handle holds it.
+    ///
+    /// ```
+    /// use mappedpages::Store;
+    /// # fn main() -> Result<(), mappedpages::Error> {
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("pages.db");
+    /// let store = Store::<4096>::open_or_create(&path)?;  // created
+    /// let mut w = store.begin_write()?;
+    /// let id = w.alloc()?;
+    /// w.commit()?;
+    /// drop(store);
+    /// let store = Store::<4096>::open_or_create(&path)?;  // opened
+    /// assert!(store.begin_read()?.contains(id)?);
+    /// # Ok(()) }
+    /// ```
+    pub fn open_or_create(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_or_create_with(path, Options::default())
+    }
+
+    /// [`open_or_create`](Store::open_or_create) with options.
+    pub fn open_or_create_with(path: impl AsRef<Path>, options: Options) -> Result<Self> {
+        let () = Self::VALID_PAGE_SIZE;
+        let path = path.as_ref();
+        let mode = FileMode::OpenOrCreate;
+        let storage = FileStorage::open(path, mode, options.reserve).map_err(open_error(path, mode))?;
+        // The lock is held: nobody else can fill the file meanwhile.
+        let store =
+            if storage.is_empty() { Self::create_on(storage, options) } else { Self::open_on(storage, options) };
+        store.map_err(in_file(path))
     }
 
     /// Opens an existing store file for reading and writing.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use mappedpages::Store;
+    /// let path = dir.path().join("s.db");
+    /// drop(Store::<4096>::create(&path)?);
+    /// let store = Store::<4096>::open(&path)?;
+    /// assert!(Store::<4096>::open(&path).is_err()); // locked by `store`
+    /// assert!(Store::<1024>::open(dir.path().join("missing.db")).is_err());
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         Self::open_with(path, Options::default())
     }
 
     /// Opens an existing store file with options. Fails with [`Error::Locked`] at
     /// once if another handle holds the file.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use mappedpages::{Options, Store};
+    /// let path = dir.path().join("s.db");
+    /// drop(Store::<4096>::create(&path)?);
+    /// let store = Store::<4096>::open_with(&path, Options::default().verify_reads(true))?;
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Self> {
         let () = Self::VALID_PAGE_SIZE;
-        let storage = FileStorage::open(path.as_ref(), FileMode::Write, options.reserve).map_err(open_error)?;
-        Self::open_on(storage, options)
+        let path = path.as_ref();
+        let storage =
+            FileStorage::open(path, FileMode::Write, options.reserve).map_err(open_error(path, FileMode::Write))?;
+        Self::open_on(storage, options).map_err(in_file(path))
     }
 
     /// Creates a new store on an empty [`Storage`] (in memory, simulated, …).
+    ///
+    /// ```
+    /// use mappedpages::{storage::MemoryStorage, Options, Store};
+    /// let store = Store::<4096>::create_on(MemoryStorage::new().unwrap(), Options::default())?;
+    /// let mut w = store.begin_write()?;
+    /// w.alloc()?;
+    /// w.commit()?;
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn create_on(storage: impl Storage, options: Options) -> Result<Self> {
         let () = Self::VALID_PAGE_SIZE;
         if !storage.is_empty() {
-            return Err(Error::AlreadyExists);
+            return Err(Error::InvalidArgument(Invalid::NotEmpty));
         }
         let layout = Layout::CURRENT;
         let meta = layout.meta_pages(PAGE_SIZE) * PAGE_SIZE as u64;
@@ -128,6 +219,15 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
     }
 
     /// Opens a store on a [`Storage`], recovering the newest intact commit.
+    ///
+    /// ```
+    /// use mappedpages::{storage::MemoryStorage, Options, Store};
+    /// let store = Store::<4096>::create_on(MemoryStorage::new().unwrap(), Options::default())?;
+    /// let mut w = store.begin_write()?;
+    /// w.alloc()?;
+    /// w.commit()?;
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn open_on(storage: impl Storage, options: Options) -> Result<Self> {
         let () = Self::VALID_PAGE_SIZE;
         Ok(Store { shared: Shared::open(Box::new(storage), options, PAGE_SIZE, true)? })
@@ -135,8 +235,82 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
 
     /// Starts a read transaction on the newest committed version. Never waits
     /// for the writer.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// let mut w = store.begin_write()?;
+    /// let id = w.alloc()?;
+    /// w.page_mut(id)?[0] = 1;
+    /// w.commit()?;
+    /// let r = store.begin_read()?; // pins this version
+    /// let mut w = store.begin_write()?;
+    /// w.page_mut(id)?[0] = 2;
+    /// w.commit()?;
+    /// assert_eq!(r.page(id)?[0], 1);
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn begin_read(&self) -> Result<ReadTxn<'_, PAGE_SIZE>> {
         Ok(ReadTxn::new(&self.shared))
+    }
+
+    /// Starts a read transaction on the newest committed version that owns an
+    /// `Arc` of the store instead of borrowing it (see [`OwnedReadTxn`]).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use mappedpages::{OwnedReadTxn, Store};
+    /// # fn main() -> Result<(), mappedpages::Error> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// fn reader(store: &Arc<Store<4096>>) -> mappedpages::Result<OwnedReadTxn<4096>> {
+    ///     store.begin_read_owned()              // no borrow of `store` escapes
+    /// }
+    /// let store = Arc::new(Store::<4096>::create(dir.path().join("s.db"))?);
+    /// let r = reader(&store)?;
+    /// assert_eq!(r.version(), store.version());
+    /// # Ok(()) }
+    /// ```
+    pub fn begin_read_owned(self: &Arc<Self>) -> Result<OwnedReadTxn<PAGE_SIZE>> {
+        OwnedReadTxn::at(self, &At::Version(Version(u64::MAX)))
+    }
+
+    /// An owned read transaction on the version `at` names (as
+    /// [`begin_read_at`](Store::begin_read_at)).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// use std::sync::Arc;
+    /// use mappedpages::At;
+    /// let store = Arc::new(store);
+    /// store.create_snapshot("s")?;
+    /// let r = store.begin_read_owned_at(At::Snapshot("s"))?;
+    /// assert!(r.version() < store.version());
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
+    pub fn begin_read_owned_at(self: &Arc<Self>, at: At<'_>) -> Result<OwnedReadTxn<PAGE_SIZE>> {
+        OwnedReadTxn::at(self, &at)
+    }
+
+    /// The open read transactions, oldest first, with the version each keeps
+    /// and how long it has been open: the one to look for when freed space
+    /// does not come back ([`Stats::pending_pages`] stays high).
+    ///
+    /// ```
+    /// use mappedpages::Store;
+    /// # fn main() -> Result<(), mappedpages::Error> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let store = Store::<4096>::create(dir.path().join("s.db"))?;
+    /// let old = store.begin_read()?;
+    /// store.begin_write()?.commit()?;
+    /// let readers = store.readers();
+    /// assert_eq!(readers.len(), 1);
+    /// assert_eq!(readers[0].version, old.version());
+    /// assert!(readers[0].version < store.version());
+    /// # Ok(()) }
+    /// ```
+    pub fn readers(&self) -> Vec<ReaderInfo> {
+        lock(&self.shared.published).readers.list()
     }
 
     /// Starts the write transaction, waiting while another one is open.
@@ -185,6 +359,16 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
 
     /// Starts the write transaction, or fails with [`Error::WriteInProgress`] at
     /// once if another one is open.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// let w = store.try_begin_write()?;
+    /// assert!(matches!(store.try_begin_write(), Err(mappedpages::Error::WriteInProgress)));
+    /// drop(w);
+    /// store.try_begin_write()?;
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn try_begin_write(&self) -> Result<WriteTxn<'_, PAGE_SIZE>> {
         if !self.shared.writable {
             return Err(Error::ReadOnly);
@@ -199,16 +383,42 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
     }
 
     /// The newest committed version.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// let v = store.begin_write()?.commit()?;
+    /// assert_eq!(store.version(), v);
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn version(&self) -> Version {
         Version(self.shared.current().version)
     }
 
     /// The page size, `PAGE_SIZE`.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// assert_eq!(store.page_size(), 4096);
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn page_size(&self) -> usize {
         PAGE_SIZE
     }
 
     /// Counts for the newest committed version.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// let mut w = store.begin_write()?;
+    /// w.alloc_bulk(3)?;
+    /// w.commit()?;
+    /// let stats = store.stats();
+    /// assert_eq!((stats.live_pages, stats.next_id), (3, 3));
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn stats(&self) -> Stats {
         let root = self.shared.current();
         let spp = self.shared.geo.spp;
@@ -227,6 +437,15 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
 
     /// Makes every commit so far durable (with [`Durability::Eventual`]; a no-op
     /// cost otherwise).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use mappedpages::{Durability, Options, Store};
+    /// let store = Store::<4096>::create_with(dir.path().join("s.db"), Options::default().durability(Durability::Eventual))?;
+    /// store.begin_write()?.commit()?; // not synced yet
+    /// store.sync()?;                  // now durable
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn sync(&self) -> Result<()> {
         let w = self.begin_write()?;
         w.sync_and_abort()
@@ -243,7 +462,7 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
     /// use mappedpages::{Durability, Options, Store};
     /// # fn main() -> Result<(), mappedpages::Error> {
     /// let dir = tempfile::tempdir().unwrap();
-    /// let options = Options { durability: Durability::Eventual, ..Options::default() };
+    /// let options = Options::default().durability(Durability::Eventual);
     /// let store = Store::<4096>::create_with(dir.path().join("s.db"), options)?;
     /// let mut w = store.begin_write()?;
     /// w.alloc()?;
@@ -257,6 +476,13 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
 
     /// The root rejected when the store was opened, if a newer one than the
     /// recovered version was found and failed its checks (see [`RejectedRoot`]).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// assert!(store.rejected_root().is_none()); // a clean open
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn rejected_root(&self) -> Option<RejectedRoot> {
         lock(&self.shared.rejected).clone()
     }
@@ -265,6 +491,17 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
     /// table and free-map node, the pending list and every page's checksum, and
     /// that no two structures share space. Each damaged structure is reported with
     /// the logical ids it affects.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// let mut w = store.begin_write()?;
+    /// w.alloc_bulk(10)?;
+    /// w.commit()?;
+    /// let report = store.verify()?;
+    /// assert!(report.is_clean(), "{report:?}");
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn verify(&self) -> Result<VerifyReport> {
         let txn = self.begin_read()?;
         let shared = &self.shared;
@@ -279,11 +516,52 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
     }
 }
 
-pub(crate) fn open_error(e: std::io::Error) -> Error {
-    match e.kind() {
-        std::io::ErrorKind::WouldBlock => Error::Locked,
-        std::io::ErrorKind::AlreadyExists => Error::AlreadyExists,
-        _ => Error::Io { context: "opening the file", source: e },
+/// An error from reading the opened file at `path`, naming it where the
+/// error has a place for it (`Corrupt`, `NoValidRoot`, `UnsupportedFormat`:
+/// in their text; `Io`, `PageSizeMismatch`: in their `path`).
+pub(crate) fn in_file(path: &Path) -> impl FnOnce(Error) -> Error + '_ {
+    move |e| {
+        let named = |what: String| format!("{}: {what}", path.display());
+        match e {
+            Error::Corrupt { structure, offset, detail } => Error::Corrupt { structure, offset, detail: named(detail) },
+            Error::NoValidRoot { detail } => Error::NoValidRoot { detail: named(detail) },
+            Error::UnsupportedFormat(why) => Error::UnsupportedFormat(named(why)),
+            Error::Io { context, path: None, source } => Error::Io { context, path: Some(path.to_owned()), source },
+            Error::PageSizeMismatch { on_disk, expected, path: None } => {
+                Error::PageSizeMismatch { on_disk, expected, path: Some(path.to_owned()) }
+            }
+            e => e,
+        }
+    }
+}
+
+/// The error opening `path` in `mode` failed with, naming the path.
+pub(crate) fn open_error(path: &Path, mode: FileMode) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |e| match e.kind() {
+        std::io::ErrorKind::WouldBlock => Error::Locked {
+            path: path.to_owned(),
+            holder: e.get_ref().and_then(|h| h.downcast_ref::<LockHolder>()).copied().unwrap_or(
+                if mode == FileMode::ReadOnly {
+                    LockHolder::Writer { pid: None }
+                } else {
+                    LockHolder::ReadOnly { pid: None }
+                },
+            ),
+        },
+        std::io::ErrorKind::AlreadyExists => Error::AlreadyExists(path.to_owned()),
+        std::io::ErrorKind::IsADirectory => Error::IsDirectory(path.to_owned()),
+        _ => Error::Io {
+            context: match mode {
+                _ if e.kind() == std::io::ErrorKind::OutOfMemory => {
+                    "mapping (out of address space; see Options::reserve)"
+                }
+                FileMode::Create => "creating",
+                FileMode::ReadOnly => "opening read-only",
+                _ => "opening",
+            },
+            path: Some(path.to_owned()),
+            source: e,
+        },
     }
 }
 

@@ -45,6 +45,15 @@ impl<const P: usize> Store<P> {
 
     /// Deletes a snapshot; the pages only it kept return to the free space (once
     /// no reader still uses them).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// store.create_snapshot("a")?;
+    /// store.delete_snapshot("a")?;
+    /// assert!(matches!(store.delete_snapshot("a"), Err(mappedpages::Error::SnapshotNotFound(_))));
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn delete_snapshot(&self, name: &str) -> Result<()> {
         let mut w = self.begin_write()?;
         w.ops.push(VersionOp::DeleteSnapshot(name.to_owned()));
@@ -52,6 +61,15 @@ impl<const P: usize> Store<P> {
     }
 
     /// The snapshots, oldest version first, with the pages only each one keeps.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// let v = store.create_snapshot("nightly")?;
+    /// let list = store.snapshots()?;
+    /// assert_eq!((list[0].name.as_str(), list[0].version), ("nightly", v));
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn snapshots(&self) -> Result<Vec<SnapshotInfo>> {
         self.snapshot_infos(&self.begin_read()?)
     }
@@ -59,7 +77,7 @@ impl<const P: usize> Store<P> {
     /// The snapshots of the catalog published with `txn`'s root, read through
     /// `txn`: a newer catalog's deadlist pages may lie past what it maps.
     fn snapshot_infos(&self, txn: &ReadTxn<'_, P>) -> Result<Vec<SnapshotInfo>> {
-        let snapshots = &txn.snapshots;
+        let snapshots = txn.snapshots();
         let reader = txn.reader();
         let mut out = Vec::with_capacity(snapshots.len());
         for (i, s) in snapshots.iter().enumerate() {
@@ -89,6 +107,17 @@ impl<const P: usize> Store<P> {
 
     /// Sets the history window (stored in the file, with a commit). Versions
     /// committed from now on stay readable while inside it.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// use mappedpages::{At, HistoryWindow};
+    /// store.set_history(HistoryWindow::versions(3))?;
+    /// let v = store.begin_write()?.commit()?;
+    /// store.begin_write()?.commit()?;
+    /// assert_eq!(store.begin_read_at(At::Version(v))?.version(), v);
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn set_history(&self, window: HistoryWindow) -> Result<Version> {
         let mut w = self.begin_write()?;
         w.ops.push(VersionOp::SetHistory(window));
@@ -96,6 +125,13 @@ impl<const P: usize> Store<P> {
     }
 
     /// The history window in force.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// assert!(!store.history_window().is_enabled()); // only the newest, by default
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn history_window(&self) -> HistoryWindow {
         let root = self.shared.current();
         HistoryWindow { keep_versions: root.keep_versions, keep_seconds: root.keep_seconds }
@@ -103,6 +139,16 @@ impl<const P: usize> Store<P> {
 
     /// The readable versions, oldest first: those inside the history window,
     /// then the newest.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// store.set_history(mappedpages::HistoryWindow::versions(5))?;
+    /// store.begin_write()?.commit()?;
+    /// let versions: Vec<_> = store.history().iter().map(|h| h.version).collect();
+    /// assert_eq!(versions.last(), Some(&store.version()));
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn history(&self) -> Vec<HistoryEntry> {
         let published = lock(&self.shared.published);
         let mut out: Vec<HistoryEntry> = published
@@ -118,6 +164,24 @@ impl<const P: usize> Store<P> {
     /// A read transaction on an older version: one inside the history window,
     /// the newest committed at or before a time, or a snapshot's. A version
     /// outside the window is [`Error::VersionNotRetained`], never a guess.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// use mappedpages::At;
+    /// let mut w = store.begin_write()?;
+    /// let id = w.alloc()?;
+    /// w.page_mut(id)?[0] = 1;
+    /// let v1 = w.commit()?;
+    /// store.create_snapshot("one")?; // commits v2; the snapshot keeps v1
+    /// let mut w = store.begin_write()?;
+    /// w.page_mut(id)?[0] = 2;
+    /// w.commit()?;
+    /// assert_eq!(store.begin_read_at(At::Snapshot("one"))?.page(id)?[0], 1);
+    /// assert_eq!(store.begin_read_at(At::Version(v1))?.page(id)?[0], 1); // by its number too
+    /// assert!(store.begin_read_at(At::Version(mappedpages::Version(0))).is_err()); // kept by nothing
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn begin_read_at(&self, at: At<'_>) -> Result<ReadTxn<'_, P>> {
         ReadTxn::at(&self.shared, &at)
     }
@@ -125,6 +189,23 @@ impl<const P: usize> Store<P> {
     /// Makes a new commit whose content equals the version `at` names. Later
     /// versions stay readable while the history window or snapshots keep them.
     /// Returns the new version.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// use mappedpages::At;
+    /// let mut w = store.begin_write()?;
+    /// let id = w.alloc()?;
+    /// w.page_mut(id)?[0] = 1;
+    /// w.commit()?;
+    /// store.create_snapshot("good")?;
+    /// let mut w = store.begin_write()?;
+    /// w.page_mut(id)?[0] = 99; // a bad change
+    /// w.commit()?;
+    /// store.restore(At::Snapshot("good"))?; // a new commit with the old content
+    /// assert_eq!(store.begin_read()?.page(id)?[0], 1);
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn restore(&self, at: At<'_>) -> Result<Version> {
         let old = self.begin_read_at(at)?;
         let mut w = self.begin_write()?;
@@ -158,10 +239,24 @@ impl<const P: usize> Store<P> {
     /// Writes a consistent, compacted copy of the version `at` names to a new
     /// file at `path`, while writers go on. The copy opens as a normal store,
     /// holds no free space, and has the same content hash.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// use mappedpages::{At, Store};
+    /// let mut w = store.begin_write()?;
+    /// w.alloc_bulk(3)?;
+    /// w.commit()?;
+    /// let copy = dir.path().join("copy.db");
+    /// let report = store.export(&copy, At::Version(store.version()))?;
+    /// let exported = Store::<4096>::open(&copy)?;
+    /// assert_eq!(exported.begin_read()?.content_hash(), report.content_hash);
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn export(&self, path: impl AsRef<Path>, at: At<'_>) -> Result<ExportReport> {
         let txn = self.begin_read_at(at)?;
         if path.as_ref().exists() {
-            return Err(Error::AlreadyExists);
+            return Err(Error::AlreadyExists(path.as_ref().to_owned()));
         }
         let shared = &self.shared;
         let source = ExportSource {

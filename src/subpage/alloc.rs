@@ -13,6 +13,18 @@ use super::{SubPageAllocator, SubPageId};
 
 impl<const PARENT: usize, const SUB: usize> SubPageAllocator<PARENT, SUB> {
     /// Allocates a sub-page (it reads as zeros) and returns its id.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// use mappedpages::SubPageAllocator;
+    /// let mut w = store.begin_write()?;
+    /// let subs = SubPageAllocator::<4096, 512>::create(&mut w)?;
+    /// let s = subs.alloc(&mut w)?;
+    /// w.commit()?;
+    /// assert!(subs.contains(&store.begin_read()?, s)?);
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn alloc(&self, txn: &mut WriteTxn<'_, PARENT>) -> Result<SubPageId<PARENT, SUB>> {
         let mut visited = HashSet::new();
         let mut dir = self.root;
@@ -94,6 +106,17 @@ impl<const PARENT: usize, const SUB: usize> SubPageAllocator<PARENT, SUB> {
 
     /// Allocates `count` sub-pages. On failure the ones already allocated are
     /// freed again and the error is returned.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// use mappedpages::SubPageAllocator;
+    /// let mut w = store.begin_write()?;
+    /// let subs = SubPageAllocator::<4096, 512>::create(&mut w)?;
+    /// let ids = subs.alloc_bulk(&mut w, 10)?; // 8 fit in one 4096-byte parent
+    /// assert_eq!(subs.check(&w)?.parent_pages, 2);
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn alloc_bulk(&self, txn: &mut WriteTxn<'_, PARENT>, count: usize) -> Result<Vec<SubPageId<PARENT, SUB>>> {
         let mut ids = Vec::with_capacity(count.min(1 << 20));
         for _ in 0..count {
@@ -112,6 +135,18 @@ impl<const PARENT: usize, const SUB: usize> SubPageAllocator<PARENT, SUB> {
 
     /// Frees a sub-page. A parent page whose last sub-page is freed is freed
     /// too, and so is a directory page (other than the root) left empty.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// use mappedpages::SubPageAllocator;
+    /// let mut w = store.begin_write()?;
+    /// let subs = SubPageAllocator::<4096, 512>::create(&mut w)?;
+    /// let s = subs.alloc(&mut w)?;
+    /// subs.free(&mut w, s)?;
+    /// assert!(matches!(subs.free(&mut w, s), Err(mappedpages::Error::DoubleFree(_))));
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn free(&self, txn: &mut WriteTxn<'_, PARENT>, id: SubPageId<PARENT, SUB>) -> Result<()> {
         let at = self.locate(&*txn, id)?;
         if !at.is_allocated() {
@@ -121,6 +156,18 @@ impl<const PARENT: usize, const SUB: usize> SubPageAllocator<PARENT, SUB> {
     }
 
     /// Frees every sub-page in `ids`, or none: all are checked first.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// use mappedpages::SubPageAllocator;
+    /// let mut w = store.begin_write()?;
+    /// let subs = SubPageAllocator::<4096, 512>::create(&mut w)?;
+    /// let ids = subs.alloc_bulk(&mut w, 4)?;
+    /// subs.free_bulk(&mut w, &ids)?;
+    /// assert_eq!(subs.check(&w)?.allocated, 0);
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn free_bulk(&self, txn: &mut WriteTxn<'_, PARENT>, ids: &[SubPageId<PARENT, SUB>]) -> Result<()> {
         let mut seen = HashSet::with_capacity(ids.len());
         for &id in ids {

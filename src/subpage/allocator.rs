@@ -114,6 +114,17 @@ impl<const PARENT: usize, const SUB: usize> SubPageAllocator<PARENT, SUB> {
 
     /// Makes a new, empty allocator: allocates its root directory page in `txn`.
     /// The allocator exists once `txn` commits.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// use mappedpages::SubPageAllocator;
+    /// let mut w = store.begin_write()?;
+    /// let subs = SubPageAllocator::<4096, 512>::create(&mut w)?;
+    /// w.commit()?; // the directory is committed with the transaction
+    /// let root = subs.root(); // keep it (in your own superblock page) to reopen
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn create(txn: &mut WriteTxn<'_, PARENT>) -> Result<Self> {
         let () = Self::check_geometry();
         let root = txn.alloc()?;
@@ -125,12 +136,35 @@ impl<const PARENT: usize, const SUB: usize> SubPageAllocator<PARENT, SUB> {
     /// The allocator whose root directory page is `root` (from
     /// [`root`](Self::root)). Nothing is read here: every operation checks the
     /// directory pages it reads, and [`check`](Self::check) checks them all.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// use mappedpages::SubPageAllocator;
+    /// let mut w = store.begin_write()?;
+    /// let subs = SubPageAllocator::<4096, 512>::create(&mut w)?;
+    /// let root = subs.root();
+    /// w.commit()?;
+    /// let again = SubPageAllocator::<4096, 512>::open(root); // after a restart
+    /// assert_eq!(again.check(&store.begin_read()?)?.allocated, 0);
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn open(root: PageId) -> Self {
         let () = Self::check_geometry();
         SubPageAllocator { root }
     }
 
     /// The root directory page: the id to keep for [`open`](Self::open).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// use mappedpages::SubPageAllocator;
+    /// let mut w = store.begin_write()?;
+    /// let subs = SubPageAllocator::<4096, 512>::create(&mut w)?;
+    /// assert!(w.contains(subs.root())?); // its first directory page
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn root(&self) -> PageId {
         self.root
     }
@@ -141,6 +175,19 @@ impl<const PARENT: usize, const SUB: usize> SubPageAllocator<PARENT, SUB> {
 
     /// Frees every sub-page, every parent page and the whole directory, root
     /// included. The allocator is gone once `txn` commits.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// use mappedpages::SubPageAllocator;
+    /// let mut w = store.begin_write()?;
+    /// let subs = SubPageAllocator::<4096, 512>::create(&mut w)?;
+    /// subs.alloc_bulk(&mut w, 3)?;
+    /// subs.destroy(&mut w)?; // frees the directory and every parent page
+    /// w.commit()?;
+    /// assert_eq!(store.page_count(), 0);
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn destroy(self, txn: &mut WriteTxn<'_, PARENT>) -> Result<()> {
         let mut pages = Vec::new();
         let mut parents = Vec::new();

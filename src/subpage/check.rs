@@ -12,6 +12,7 @@ use super::{SubPageAllocator, SubPageId};
 
 /// Counts from [`SubPageAllocator::check`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SubPageStats {
     /// Pages of the directory chain, the root included.
     pub directory_pages: u64,
@@ -24,6 +25,17 @@ pub struct SubPageStats {
 impl<const PARENT: usize, const SUB: usize> SubPageAllocator<PARENT, SUB> {
     /// Every allocated sub-page in `src`'s view, in directory order (0.2's
     /// `iter_allocated_pages` for sub-pages).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// use mappedpages::SubPageAllocator;
+    /// let mut w = store.begin_write()?;
+    /// let subs = SubPageAllocator::<4096, 512>::create(&mut w)?;
+    /// let a = subs.alloc_bulk(&mut w, 3)?;
+    /// assert_eq!(subs.ids(&w)?, a);
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn ids<T: PageSource<PARENT>>(&self, src: &T) -> Result<Vec<SubPageId<PARENT, SUB>>> {
         let mut out = Vec::new();
         self.walk(src, |dir, page, _| {
@@ -42,6 +54,16 @@ impl<const PARENT: usize, const SUB: usize> SubPageAllocator<PARENT, SUB> {
     }
 
     /// The directory's own pages in `src`'s view, root first.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// use mappedpages::SubPageAllocator;
+    /// let mut w = store.begin_write()?;
+    /// let subs = SubPageAllocator::<4096, 512>::create(&mut w)?;
+    /// assert_eq!(subs.directory_pages(&w)?, [subs.root()]);
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn directory_pages<T: PageSource<PARENT>>(&self, src: &T) -> Result<Vec<PageId>> {
         let mut out = Vec::new();
         self.walk(src, |dir, _, _| {
@@ -54,6 +76,18 @@ impl<const PARENT: usize, const SUB: usize> SubPageAllocator<PARENT, SUB> {
     /// Checks the whole directory in `src`'s view (every page's header and
     /// counts, every mask, every parent page allocated and listed once) and
     /// returns its counts.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// use mappedpages::SubPageAllocator;
+    /// let mut w = store.begin_write()?;
+    /// let subs = SubPageAllocator::<4096, 512>::create(&mut w)?;
+    /// subs.alloc_bulk(&mut w, 3)?;
+    /// let stats = subs.check(&w)?; // also checks the directory against the pages
+    /// assert_eq!((stats.allocated, stats.parent_pages), (3, 1));
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn check<T: PageSource<PARENT>>(&self, src: &T) -> Result<SubPageStats> {
         let mut stats = SubPageStats::default();
         let mut parents = HashSet::new();

@@ -25,7 +25,7 @@
 //! sizes and that the counts fit the page. Entries are read by index, and the
 //! callers keep the index below [`capacity`].
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Invalid, Result};
 
 const MAGIC: [u8; 8] = *b"MPSUBDIR";
 const DIR_FORMAT: u32 = 1;
@@ -34,11 +34,11 @@ const ENTRY_LEN: usize = 16;
 /// `next` of the last directory page.
 pub(super) const NO_PAGE: u64 = u64::MAX;
 
-pub(super) const NOT_A_DIRECTORY: &str = "sub-page id or root does not point at a sub-page directory page";
-const OTHER_GEOMETRY: &str = "sub-page directory was made for other page or sub-page sizes";
-pub(super) const OTHER_ALLOCATOR: &str = "sub-page id belongs to another sub-page allocator";
-pub(super) const DAMAGED: &str = "sub-page directory is damaged (counts or masks disagree)";
-pub(super) const LOOPS: &str = "sub-page directory chain loops";
+pub(super) const NOT_A_DIRECTORY: Invalid = Invalid::NotASubPageDirectory;
+const OTHER_GEOMETRY: Invalid = Invalid::OtherSubPageGeometry;
+pub(super) const OTHER_ALLOCATOR: Invalid = Invalid::OtherSubPageAllocator;
+pub(super) const DAMAGED: Invalid = Invalid::DamagedSubPageDirectory;
+pub(super) const LOOPS: Invalid = Invalid::SubPageDirectoryLoops;
 
 /// Entries per directory page of `page_size` bytes.
 pub(super) const fn capacity(page_size: usize) -> usize {

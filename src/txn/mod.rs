@@ -4,8 +4,11 @@ mod changes;
 mod commit;
 mod prefill;
 mod read;
+mod readers;
 mod write;
 
 pub(crate) use changes::Slot;
-pub use read::ReadTxn;
+pub use read::{OwnedReadTxn, ReadTxn};
+pub use readers::ReaderInfo;
+pub(crate) use readers::Readers;
 pub use write::WriteTxn;

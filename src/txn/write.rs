@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Invalid, Limit, Result};
 use crate::format::{Root, SECTOR};
 use crate::shared::{Shared, WriterState, lock};
 use crate::storage::{Hold, PageReader, RawView, page_starts};
@@ -72,11 +72,30 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
     }
 
     /// The version this transaction started from.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// let w = store.begin_write()?;
+    /// assert_eq!(w.base_version(), store.version());
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn base_version(&self) -> Version {
         Version(self.base.version)
     }
 
     /// True when `id` is allocated as this transaction sees it.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// let mut w = store.begin_write()?;
+    /// let id = w.alloc()?;
+    /// assert!(w.contains(id)?);
+    /// w.free(id)?;
+    /// assert!(!w.contains(id)?);
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn contains(&self, id: PageId) -> Result<bool> {
         match self.pages.get(&id.get()) {
             Some(Slot::Freed) => Ok(false),
@@ -99,7 +118,7 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
         }
         let id = self.next_id;
         if id >= self.shared.geo.id_capacity(crate::geometry::MAX_LEVELS as u8) {
-            return Err(Error::Full("no logical id left"));
+            return Err(Error::Full(Limit::Ids));
         }
         self.next_id += 1;
         Ok(id)
@@ -107,6 +126,17 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
 
     /// Allocates a page (it reads as zeros until written) and returns its id.
     /// Ids of freed pages are reused, lowest first.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// let mut w = store.begin_write()?;
+    /// let id = w.alloc()?;
+    /// assert!(w.page(id)?.iter().all(|&b| b == 0));
+    /// w.commit()?;
+    /// assert!(store.begin_read()?.contains(id)?);
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn alloc(&mut self) -> Result<PageId> {
         let id = self.find_free_id()?;
         self.pages.insert(id, Slot::New(None));
@@ -114,6 +144,17 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
     }
 
     /// Allocates `n` pages.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// let mut w = store.begin_write()?;
+    /// let ids = w.alloc_bulk(3)?;
+    /// assert_eq!(ids.len(), 3);
+    /// w.commit()?;
+    /// assert_eq!(store.page_count(), 3);
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn alloc_bulk(&mut self, n: usize) -> Result<Vec<PageId>> {
         let mut ids = Vec::with_capacity(n.min(1 << 20));
         for _ in 0..n {
@@ -127,14 +168,30 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
             Some(Slot::Freed) => Err(Error::DoubleFree(id)),
             Some(_) => Ok(()),
             None if id.get() >= self.next_id => Err(Error::OutOfRange(id)),
-            None if id.get() >= self.base.next_id || !self.table().entry(id.get())?.is_allocated() => {
-                Err(Error::NotAllocated(id))
-            }
+            None if id.get() >= self.base.next_id => Err(Error::NotAllocated(id)),
+            // Every id below `next_id` was handed out by a commit, so one not
+            // allocated now was freed by an earlier commit: as in 0.2 and the
+            // sub-page allocator, freeing it again is a double free.
+            None if !self.table().entry(id.get())?.is_allocated() => Err(Error::DoubleFree(id)),
             None => Ok(()),
         }
     }
 
     /// Frees a page. Its space returns once no reader needs it.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// let mut w = store.begin_write()?;
+    /// let id = w.alloc()?;
+    /// w.commit()?;
+    /// let mut w = store.begin_write()?;
+    /// w.free(id)?;
+    /// assert!(matches!(w.free(id), Err(mappedpages::Error::DoubleFree(_))));
+    /// w.commit()?;
+    /// assert!(!store.begin_read()?.contains(id)?);
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn free(&mut self, id: PageId) -> Result<()> {
         self.check_free(id)?;
         self.pages.insert(id.get(), Slot::Freed);
@@ -142,6 +199,17 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
     }
 
     /// Frees every page in `ids`, or none: all are checked first.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// let mut w = store.begin_write()?;
+    /// let ids = w.alloc_bulk(4)?;
+    /// w.free_bulk(&ids[..2])?;
+    /// w.commit()?;
+    /// assert_eq!(store.page_count(), 2);
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn free_bulk(&mut self, ids: &[PageId]) -> Result<()> {
         let mut seen = HashSet::with_capacity(ids.len());
         for &id in ids {
@@ -157,6 +225,17 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
     }
 
     /// The bytes of page `id` as this transaction sees them.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// let mut w = store.begin_write()?;
+    /// let id = w.alloc()?;
+    /// w.page_mut(id)?[0] = 5;
+    /// assert_eq!(w.page(id)?[0], 5); // the transaction sees its own change
+    /// assert!(store.begin_read()?.page(id).is_err()); // readers do not, yet
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn page(&self, id: PageId) -> Result<&[u8]> {
         match self.pages.get(&id.get()) {
             Some(Slot::Freed) => Err(Error::NotAllocated(id)),
@@ -177,6 +256,17 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
 
     /// A mutable shadow copy of page `id`: the first call copies the committed
     /// contents; changes become visible to readers at commit.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// let mut w = store.begin_write()?;
+    /// let id = w.alloc()?;
+    /// w.page_mut(id)?[..5].copy_from_slice(b"hello");
+    /// w.commit()?;
+    /// assert_eq!(&store.begin_read()?.page(id)?[..5], b"hello");
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn page_mut(&mut self, id: PageId) -> Result<&mut [u8]> {
         let key = id.get();
         if !self.pages.contains_key(&key) {
@@ -191,16 +281,31 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
     }
 
     /// Copies `data` (exactly `PAGE_SIZE` bytes) into page `id`.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// let mut w = store.begin_write()?;
+    /// let id = w.alloc()?;
+    /// w.write(id, &[9u8; 4096])?;
+    /// assert!(w.write(id, b"short").is_err()); // names both lengths
+    /// w.commit()?;
+    /// assert_eq!(store.begin_read()?.page(id)?[4095], 9);
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn write(&mut self, id: PageId, data: &[u8]) -> Result<()> {
         if data.len() != P {
-            return Err(Error::InvalidArgument("page data must be exactly PAGE_SIZE bytes"));
+            return Err(Error::InvalidArgument(Invalid::WrongLength { expected: P, actual: data.len() }));
         }
         match self.pages.get_mut(&id.get()) {
             Some(Slot::Freed) => return Err(Error::NotAllocated(id)),
             Some(Slot::New(buf)) => *buf = Some(data.into()),
             Some(Slot::Changed(b)) => b.copy_from_slice(data),
             None => {
-                self.check_free(id)?;
+                match self.check_free(id) {
+                    Err(Error::DoubleFree(id)) => return Err(Error::NotAllocated(id)),
+                    other => other?,
+                }
                 self.pages.insert(id.get(), Slot::Changed(data.into()));
             }
         }
@@ -210,6 +315,18 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
     /// Commits every change atomically and returns the new version. With
     /// [`Durability::Immediate`](crate::Durability::Immediate) the version is on
     /// disk when this returns.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// let mut w = store.begin_write()?;
+    /// let id = w.alloc()?;
+    /// w.page_mut(id)?[0] = 1;
+    /// let v = w.commit()?; // durable on return (Durability::Immediate)
+    /// assert_eq!(store.version(), v);
+    /// assert_eq!(store.begin_read()?.page(id)?[0], 1);
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn commit(mut self) -> Result<Version> {
         let state = self.state.take().expect("state present until commit or drop");
         let changes = Changes { pages: &self.pages, next_id: self.next_id, ops: &self.ops };
@@ -219,12 +336,33 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
     }
 
     /// Discards every change.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// let mut w = store.begin_write()?;
+    /// let id = w.alloc()?;
+    /// w.abort(); // as dropping it: nothing happened
+    /// assert!(!store.begin_read()?.contains(id)?);
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn abort(self) {}
 
     /// Keeps this transaction's base version under `name`, committed with the
     /// transaction (the store-level [`Store::create_snapshot`](crate::Store::create_snapshot)
     /// is a transaction of its own). The name is checked now; that no
     /// snapshot has it yet, at commit.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// let mut w = store.begin_write()?;
+    /// let id = w.alloc()?;
+    /// w.create_snapshot("before")?; // keeps the base version
+    /// w.commit()?;
+    /// assert!(!store.begin_read_at(mappedpages::At::Snapshot("before"))?.contains(id)?);
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn create_snapshot(&mut self, name: &str) -> Result<()> {
         crate::versions::validate_name(name)?;
         self.ops.push(VersionOp::CreateSnapshot(name.to_owned()));
@@ -233,11 +371,32 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
 
     /// Deletes the snapshot `name` with this transaction's commit (which
     /// fails with [`Error::SnapshotNotFound`] if there is none).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// store.create_snapshot("old")?;
+    /// let mut w = store.begin_write()?;
+    /// w.delete_snapshot("old");
+    /// w.commit()?;
+    /// assert!(store.snapshots()?.is_empty());
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn delete_snapshot(&mut self, name: &str) {
         self.ops.push(VersionOp::DeleteSnapshot(name.to_owned()));
     }
 
     /// Stores `window` as the history window with this transaction's commit.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let store = mappedpages::Store::<4096>::create(dir.path().join("s.db"))?;
+    /// let mut w = store.begin_write()?;
+    /// w.set_history(mappedpages::HistoryWindow::versions(10));
+    /// w.commit()?;
+    /// assert_eq!(store.history_window().keep_versions, 10);
+    /// # Ok::<(), mappedpages::Error>(())
+    /// ```
     pub fn set_history(&mut self, window: HistoryWindow) {
         self.ops.push(VersionOp::SetHistory(window));
     }
@@ -264,7 +423,7 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
                 // non-durable slot; without, the sync was only settle's (b).
                 let root_written = state.unsynced_bytes > 0;
                 state.sync_failed(&*self.shared.storage, &self.shared.slots, root_written);
-                Err(Error::Io { context: "syncing the store", source: e })
+                Err(Error::Io { context: "syncing the store", path: None, source: e })
             }
         }
     }

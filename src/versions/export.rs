@@ -19,6 +19,7 @@ use crate::walk::{Fault, Flow, Prune, Visitor, Walk};
 
 /// What [`Store::export`](crate::Store::export) wrote.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ExportReport {
     /// The version copied.
     pub version: Version,
@@ -47,10 +48,8 @@ pub(crate) struct Source<'a> {
 /// Writes the version `source` reads into a new file at `path`.
 pub(crate) fn export_version(source: Source<'_>, path: &Path) -> Result<ExportReport> {
     let Source { reader, geo, root, header, zero_page, reserve } = source;
-    let storage = FileStorage::open(path, FileMode::Create, reserve).map_err(|e| match e.kind() {
-        std::io::ErrorKind::AlreadyExists => Error::AlreadyExists,
-        _ => Error::Io { context: "creating the export file", source: e },
-    })?;
+    let storage =
+        FileStorage::open(path, FileMode::Create, reserve).map_err(crate::store::open_error(path, FileMode::Create))?;
     let page_size = geo.page_size as u64;
     let spp = geo.spp;
     // An export is a new file: in the current format, whatever the source's.
@@ -82,7 +81,7 @@ pub(crate) fn export_version(source: Source<'_>, path: &Path) -> Result<ExportRe
     let file_len = end_page * page_size;
 
     // Write: header, data, table, sync, root, sync.
-    let io = |context: &'static str| move |source| Error::Io { context, source };
+    let io = |context: &'static str| move |source| Error::Io { context, path: None, source };
     let header = Header { format_version: out.layout.version(), created_nanos: now_nanos(), ..header };
     storage.grow(file_len).map_err(io("growing the export file"))?;
     storage.write(0, &header.encode()).map_err(io("writing the export header"))?;

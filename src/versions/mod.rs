@@ -35,6 +35,7 @@ use crate::ids::Version;
 /// `keep_versions` versions and the versions committed in the last
 /// `keep_seconds` seconds. Both zero (the default) keeps only the newest.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HistoryWindow {
     /// Keep at least this many newest versions (the newest included).
     pub keep_versions: u64,
@@ -43,6 +44,23 @@ pub struct HistoryWindow {
 }
 
 impl HistoryWindow {
+    /// A window of the newest `n` versions (the newest included).
+    ///
+    /// ```
+    /// use mappedpages::HistoryWindow;
+    /// let w = HistoryWindow::versions(100).seconds(3600); // either keeps a version
+    /// assert_eq!((w.keep_versions, w.keep_seconds), (100, 3600));
+    /// ```
+    pub fn versions(n: u64) -> HistoryWindow {
+        HistoryWindow { keep_versions: n, keep_seconds: 0 }
+    }
+
+    /// This window, also keeping every version of the last `seconds` seconds.
+    pub fn seconds(mut self, seconds: u64) -> HistoryWindow {
+        self.keep_seconds = seconds;
+        self
+    }
+
     /// True when older versions are kept at all.
     pub fn is_enabled(&self) -> bool {
         self.keep_versions > 1 || self.keep_seconds > 0
@@ -51,6 +69,7 @@ impl HistoryWindow {
 
 /// One named snapshot, as [`Store::snapshots`](crate::Store::snapshots) lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SnapshotInfo {
     /// Its name.
     pub name: String,
@@ -66,6 +85,7 @@ pub struct SnapshotInfo {
 
 /// One version inside the history window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HistoryEntry {
     /// The version.
     pub version: Version,
@@ -75,6 +95,7 @@ pub struct HistoryEntry {
 
 /// What to read: a version number, a point in time, or a snapshot.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum At<'a> {
     /// This exact version (the newest, or one inside the history window).
     Version(Version),

@@ -113,7 +113,7 @@ fn plan<'t>(
     // commit that would write it is refused: acknowledged, it would be lost
     // at the next open.
     let version =
-        base.version.checked_add(1).filter(|&v| v < u64::MAX).ok_or(Error::Full("version numbers are exhausted"))?;
+        base.version.checked_add(1).filter(|&v| v < u64::MAX).ok_or(Error::Full(crate::error::Limit::Versions))?;
     let now = now_nanos();
 
     // 1. The version operations, checked before anything else.

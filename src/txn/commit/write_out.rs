@@ -83,7 +83,7 @@ pub(super) fn write_out(shared: &Shared, state: &mut WriterState, plan: &Plan<'_
         if let Err(e) = storage.sync() {
             // Earlier unsynced commits' roots are in the slot this one writes.
             state.sync_failed(storage, &shared.slots, state.unsynced_bytes > 0);
-            return Err(Error::Io { context: "syncing pages", source: e });
+            return Err(Error::Io { context: "syncing pages", path: None, source: e });
         }
         root.synced_through = root.version;
     }
@@ -92,7 +92,7 @@ pub(super) fn write_out(shared: &Shared, state: &mut WriterState, plan: &Plan<'_
     if durable {
         if let Err(e) = storage.sync() {
             state.sync_failed(storage, &shared.slots, true);
-            return Err(Error::Io { context: "syncing the commit", source: e });
+            return Err(Error::Io { context: "syncing the commit", path: None, source: e });
         }
         state.poisoned = false;
         state.durable_version = root.version;
