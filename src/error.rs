@@ -7,6 +7,8 @@ use crate::ids::PageId;
 
 /// Which on-disk structure a [`Error::Corrupt`] or a verify finding is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum Structure {
     /// The file header in the first sector.
     Header,
@@ -114,6 +116,9 @@ pub enum Error {
     /// committed). Widen the window with [`Store::set_history`](crate::Store::set_history)
     /// to keep more.
     VersionNotRetained(crate::ids::Version),
+    /// A long operation was cancelled through its [`Progress`](crate::Progress);
+    /// it left nothing half-made behind.
+    Cancelled,
 }
 
 impl Error {
@@ -155,6 +160,7 @@ impl fmt::Display for Error {
             Error::SnapshotExists(name) => write!(f, "a snapshot named {name:?} exists already"),
             Error::SnapshotNotFound(name) => write!(f, "no snapshot named {name:?}"),
             Error::VersionNotRetained(v) => write!(f, "{v} is not retained (outside the history window)"),
+            Error::Cancelled => f.write_str("cancelled"),
         }
     }
 }

@@ -50,6 +50,9 @@
 //! # Features
 //!
 //! - `async`: `AsyncStore`, whole transactions on tokio's blocking pool.
+//! - `serde`: `Serialize` and `Deserialize` for the report types (`Stats`,
+//!   `VerifyReport`, `SnapshotInfo`, `SpaceMap`, …), the `--json` of the
+//!   `mappedpages` tool.
 //! - `testing`: test tooling, off by default and outside the stable API: the
 //!   crash-simulating storage (`storage::CrashStorage` and its companions) and the
 //!   crash-model harness `testing` shared by the tests and the fuzz targets.
@@ -62,6 +65,7 @@ mod error;
 mod geometry;
 mod ids;
 mod options;
+mod progress;
 mod readonly;
 mod recovery;
 mod shared;
@@ -79,6 +83,7 @@ pub mod format;
 // The mapping is the one reason for `unsafe`, and it lives here alone.
 #[allow(unsafe_code)]
 pub mod storage;
+pub mod upgrade;
 #[cfg(any(test, feature = "testing"))]
 #[doc(hidden)]
 pub mod testing;
@@ -86,6 +91,8 @@ pub mod testing;
 pub use error::{Error, Result, Structure};
 pub use ids::{ContentHash, PageId, Version};
 pub use store::{Durability, Options, RejectedRoot, Stats, Store};
+pub use progress::{NoProgress, Progress};
+pub use store::{RootSlot, SpaceExtent, SpaceKind, SpaceMap, page_size_of};
 pub use table::LiveIds;
 pub use txn::{ReadTxn, WriteTxn};
 pub use verify::{Damage, VerifyReport};

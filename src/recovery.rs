@@ -20,6 +20,7 @@ use crate::versions::load_catalog;
 /// rolled back. Either way [`Store::verify`](crate::Store::verify) reports it until the next commit
 /// overwrites the slot.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct RejectedRoot {
     /// The version it would have opened.
     pub version: Version,

@@ -2,7 +2,10 @@
 //! transactions (`crate::shared`): opening and creating, transactions, stats,
 //! verify, and (in `versions`) snapshots, history, restore and export.
 
+mod inspect;
 mod versions;
+
+pub use inspect::{RootSlot, SpaceExtent, SpaceKind, SpaceMap, page_size_of};
 
 use crate::clock::now_nanos;
 pub use crate::options::{Durability, Options};
@@ -20,6 +23,7 @@ use crate::verify::{VerifyReport, verify_root};
 
 /// Counts describing a store's current version.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Stats {
     /// The newest committed version.
     pub version: Version,
@@ -241,9 +245,15 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
     /// that no two structures share space. Each damaged structure is reported with
     /// the logical ids it affects.
     pub fn verify(&self) -> Result<VerifyReport> {
+        self.verify_with(&crate::progress::NoProgress)
+    }
+
+    /// [`verify`](Store::verify), telling `progress` of each page of the
+    /// newest version checked; [`Error::Cancelled`] once it asks to stop.
+    pub fn verify_with(&self, progress: &dyn crate::progress::Progress) -> Result<VerifyReport> {
         let txn = self.begin_read()?;
         let shared = &self.shared;
-        let mut report = verify_root(txn.reader(), &shared.geo, &shared.header, &txn.root, shared.zero_hash);
+        let mut report = verify_root(txn.reader(), &shared.geo, &shared.header, &txn.root, shared.zero_hash, progress)?;
         report.rejected_root = lock(&shared.rejected).clone();
         Ok(report)
     }

@@ -113,6 +113,13 @@ impl<'s, const P: usize> ReadTxn<'s, P> {
         )
     }
 
+    /// The page-table entry of `id` in this version (where its bytes are,
+    /// how long, the codec, its birth version and checksums), for tools that
+    /// show the table (`mappedpages dump --entry`).
+    pub fn entry(&self, id: PageId) -> Result<crate::format::Entry> {
+        self.table().entry(id.get())
+    }
+
     /// True when `id` is allocated in this version.
     pub fn contains(&self, id: PageId) -> Result<bool> {
         match self.table().entry(id.get()) {

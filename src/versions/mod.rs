@@ -35,6 +35,7 @@ use crate::ids::Version;
 /// `keep_versions` versions and the versions committed in the last
 /// `keep_seconds` seconds. Both zero (the default) keeps only the newest.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct HistoryWindow {
     /// Keep at least this many newest versions (the newest included).
     pub keep_versions: u64,
@@ -51,6 +52,7 @@ impl HistoryWindow {
 
 /// One named snapshot, as [`Store::snapshots`](crate::Store::snapshots) lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SnapshotInfo {
     /// Its name.
     pub name: String,
@@ -66,6 +68,7 @@ pub struct SnapshotInfo {
 
 /// One version inside the history window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct HistoryEntry {
     /// The version.
     pub version: Version,
