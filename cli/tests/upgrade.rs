@@ -262,3 +262,25 @@ fn upgrade_cancelled_leaves_nothing() {
     let err = with_files(|| upgrade_v02::<4096>(&dir.path().join("nope"), &target, &mappedpages::NoProgress));
     assert!(matches!(err, Err(UpgradeError::Source(V02Error::Io { .. }))));
 }
+
+/// Writes the seed corpus of the `v02_parse` fuzz target: real 0.2 files of
+/// 1024-byte pages (with data and protected pages; one with a fallen-back
+/// metadata copy). Run by hand: `cargo test -p mappedpages-cli --test
+/// upgrade -- --ignored`.
+#[test]
+#[ignore = "writes fuzz/corpus/v02_parse; run by hand"]
+fn write_fuzz_seeds() {
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/v02_parse");
+    std::fs::create_dir_all(&out).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let made = make_v02::<1024>(dir.path());
+    let b = std::fs::read(&made.path).unwrap();
+    std::fs::write(out.join("seed-1024-data-and-protected"), &b).unwrap();
+    let mut fallback = b.clone();
+    let active = parse_v02(&b[..]).unwrap().meta_page as usize;
+    fallback[active * 1024 + 30] ^= 1;
+    std::fs::write(out.join("seed-1024-meta-fallback"), &fallback).unwrap();
+    let empty = dir.path().join("empty.bin");
+    drop(Pager::<1024>::create(&empty).unwrap());
+    std::fs::write(out.join("seed-1024-empty"), std::fs::read(&empty).unwrap()).unwrap();
+}
