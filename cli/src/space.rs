@@ -63,9 +63,9 @@ pub fn text(map: &SpaceMap, width: usize, rows: usize) -> Vec<String> {
 pub fn svg(map: &SpaceMap) -> String {
     let ps = map.page_size as u64;
     let pages = map.file_len.div_ceil(ps).max(1);
-    let per_row = 256u64.min(pages);
+    let per_row = 128u64.min(pages);
     let rows = pages.div_ceil(per_row);
-    let (cell, legend) = (4u64, 24u64);
+    let (cell, legend) = (8u64, 24u64);
     let (w, h) = ((per_row * cell).max(760), rows * cell + legend);
     let mut s = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">\n\
