@@ -219,6 +219,9 @@ fn dump_prints_a_page_as_hex_and_its_entry() {
     assert_eq!(code, 0);
     assert_eq!(v["entry"]["allocated"], true);
     assert_eq!(v["entry"]["birth"], 6, "page 0 was last written by the last rewrite");
+    let (_, v, _) = run_json(&["dump", s(&path), "7", "--entry"]);
+    assert_eq!((v["version"].as_u64(), v["entry"]["birth"].as_u64()), (Some(6), Some(1)), "page 7 is v1's");
+    assert_eq!(v["entry"]["stored_len"], 4096);
     let (_, v, _) = run_json(&["dump", s(&path), "0", "--entry", "--snapshot", "first"]);
     assert_eq!(v["entry"]["birth"], 1);
     assert_eq!(v["version"], 1);

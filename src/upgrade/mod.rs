@@ -296,11 +296,19 @@ fn write_verified<const P: usize>(
 /// hard link fails rather than replace).
 fn publish(temp_map: &Path, mapping: &Path, temp: &Path, target: &Path, dir: &Path) -> Result<(), UpgradeError> {
     let io = |context| move |source| UpgradeError::Io { context, source };
-    for (from, to) in [(temp_map, mapping), (temp, target)] {
+    let link = |from: &Path, to: &Path| {
         std::fs::hard_link(from, to).map_err(|e| match e.kind() {
             std::io::ErrorKind::AlreadyExists => UpgradeError::TargetExists(to.to_owned()),
             _ => UpgradeError::Io { context: "linking the new file into place", source: e },
-        })?;
+        })
+    };
+    link(temp_map, mapping)?;
+    if let Err(e) = link(temp, target) {
+        // The store did not appear: neither may its mapping.
+        let _ = std::fs::remove_file(mapping);
+        return Err(e);
+    }
+    for from in [temp_map, temp] {
         std::fs::remove_file(from).map_err(io("removing the temporary name"))?;
     }
     std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io("syncing the directory"))?;
