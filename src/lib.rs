@@ -83,15 +83,15 @@ pub mod format;
 // The mapping is the one reason for `unsafe`, and it lives here alone.
 #[allow(unsafe_code)]
 pub mod storage;
-pub mod upgrade;
 #[cfg(any(test, feature = "testing"))]
 #[doc(hidden)]
 pub mod testing;
+pub mod upgrade;
 
 pub use error::{Error, Result, Structure};
 pub use ids::{ContentHash, PageId, Version};
-pub use store::{Durability, Options, RejectedRoot, Stats, Store};
 pub use progress::{NoProgress, Progress};
+pub use store::{Durability, Options, RejectedRoot, Stats, Store};
 pub use store::{RootSlot, SpaceExtent, SpaceKind, SpaceMap, page_size_of};
 pub use table::LiveIds;
 pub use txn::{ReadTxn, WriteTxn};

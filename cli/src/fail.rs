@@ -56,11 +56,11 @@ impl Failure {
     /// An upgrade error: about the source, unless it is about the target.
     pub fn upgrade(source: &Path, target: &Path, e: UpgradeError) -> Failure {
         match e {
-            UpgradeError::Source(V02Error::NotV02) => {
-                Failure::new(source, "not_v02", V02Error::NotV02.to_string())
-            }
+            UpgradeError::Source(V02Error::NotV02) => Failure::new(source, "not_v02", V02Error::NotV02.to_string()),
             UpgradeError::Source(e) => Failure::new(source, "damaged", e.to_string()),
-            UpgradeError::Store(Error::Cancelled) => Failure::new(target, "cancelled", "cancelled; nothing was written"),
+            UpgradeError::Store(Error::Cancelled) => {
+                Failure::new(target, "cancelled", "cancelled; nothing was written")
+            }
             UpgradeError::Store(e) => Failure::store(target, e),
             UpgradeError::TargetExists(p) => Failure::new(&p, "exists", "exists already; nothing was written"),
             e @ UpgradeError::Mismatch(_) => Failure::new(source, "changed", e.to_string()),
@@ -83,6 +83,5 @@ impl Failure {
 fn is_v02(file: &Path) -> bool {
     use std::io::Read;
     let mut head = [0u8; 4];
-    std::fs::File::open(file).and_then(|mut f| f.read_exact(&mut head)).is_ok()
-        && mappedpages::upgrade::is_v02(&head)
+    std::fs::File::open(file).and_then(|mut f| f.read_exact(&mut head)).is_ok() && mappedpages::upgrade::is_v02(&head)
 }

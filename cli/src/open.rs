@@ -13,13 +13,34 @@ use crate::fail::Failure;
 macro_rules! with_page_size {
     ($file:expr, $ps:expr, $P:ident => $body:expr) => {
         match $ps {
-            1024 => { const $P: usize = 1024; $body }
-            2048 => { const $P: usize = 2048; $body }
-            4096 => { const $P: usize = 4096; $body }
-            8192 => { const $P: usize = 8192; $body }
-            16384 => { const $P: usize = 16384; $body }
-            32768 => { const $P: usize = 32768; $body }
-            65536 => { const $P: usize = 65536; $body }
+            1024 => {
+                const $P: usize = 1024;
+                $body
+            }
+            2048 => {
+                const $P: usize = 2048;
+                $body
+            }
+            4096 => {
+                const $P: usize = 4096;
+                $body
+            }
+            8192 => {
+                const $P: usize = 8192;
+                $body
+            }
+            16384 => {
+                const $P: usize = 16384;
+                $body
+            }
+            32768 => {
+                const $P: usize = 32768;
+                $body
+            }
+            65536 => {
+                const $P: usize = 65536;
+                $body
+            }
             other => Err($crate::fail::Failure::new(
                 $file,
                 "page_size",

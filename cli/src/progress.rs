@@ -20,11 +20,9 @@ impl Bar {
         let _ = ctrlc::set_handler(|| CANCEL.store(true, Ordering::Relaxed));
         let bar = if !json && std::io::stderr().is_terminal() {
             let bar = ProgressBar::new(0);
-            let style = ProgressStyle::with_template(
-                "{msg:>8} [{bar:32}] {pos}/{len} pages  {per_sec}  ETA {eta}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
+            let style = ProgressStyle::with_template("{msg:>8} [{bar:32}] {pos}/{len} pages  {per_sec}  ETA {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> ");
             bar.set_style(style);
             bar.set_message(what.to_owned());
             bar

@@ -49,8 +49,7 @@ pub fn text(map: &SpaceMap, width: usize, rows: usize) -> Vec<String> {
     let pages = map.file_len / map.page_size as u64;
     let n = (pages as usize).clamp(1, width * rows);
     let cells = cells(map, n);
-    let mut lines: Vec<String> =
-        cells.chunks(width).map(|row| row.iter().map(|&k| entry(k).0).collect()).collect();
+    let mut lines: Vec<String> = cells.chunks(width).map(|row| row.iter().map(|&k| entry(k).0).collect()).collect();
     let per = map.file_len.div_ceil(n as u64);
     lines.push(format!("one cell = {} ({} pages)", bytes(per), per.div_ceil(map.page_size as u64)));
     for (kind, c, _, name) in KINDS {

@@ -14,7 +14,9 @@ use mappedpages02::Pager;
 
 /// Bytes of 0.2 page (data or protected) `n`, written `gen` times.
 fn bytes(n: u64, kind: u8, generation: u8, size: usize) -> Vec<u8> {
-    (0..size).map(|i| (i as u8).wrapping_mul(7) ^ (n as u8).wrapping_mul(13) ^ kind ^ generation.wrapping_mul(29)).collect()
+    (0..size)
+        .map(|i| (i as u8).wrapping_mul(7) ^ (n as u8).wrapping_mul(13) ^ kind ^ generation.wrapping_mul(29))
+        .collect()
 }
 
 struct Made {
@@ -49,9 +51,10 @@ fn make_v02<const P: usize>(dir: &Path) -> Made {
     w.page_mut().as_bytes_mut().copy_from_slice(&bytes(prot[0].0, 2, 1, P));
     w.commit().unwrap();
     // Protected 3: a write dropped without commit is not part of the page.
-    let mut w = prot[3].get_mut(&mut pager).unwrap();
-    w.page_mut().as_bytes_mut().fill(0xEE);
-    drop(w);
+    {
+        let mut w = prot[3].get_mut(&mut pager).unwrap();
+        w.page_mut().as_bytes_mut().fill(0xEE);
+    }
     pager.free_protected(prot[1]).unwrap();
     for p in &prot {
         if *p == prot[1] {
@@ -61,8 +64,7 @@ fn make_v02<const P: usize>(dir: &Path) -> Made {
         protected.push((p.0, bytes(p.0, 2, generation, P)));
         assert_eq!(p.get(&pager).unwrap().as_bytes(), bytes(p.0, 2, generation, P).as_slice());
     }
-    let data: Vec<(u64, Vec<u8>)> =
-        pager.iter_allocated_pages().map(|id| (id.0, bytes(id.0, 1, 0, P))).collect();
+    let data: Vec<(u64, Vec<u8>)> = pager.iter_allocated_pages().map(|id| (id.0, bytes(id.0, 1, 0, P))).collect();
     assert_eq!(data.len(), 11);
     drop(pager);
     Made { path, data, protected, freed_data: vec![ids[4].0] }
@@ -177,10 +179,15 @@ fn refused(made: &Made, damage: impl FnOnce(&mut Vec<u8>), kind: &str, says: &st
 fn hostile_file_v02_both_metadata_copies_damaged() {
     let dir = tempfile::tempdir().unwrap();
     let made = make_v02::<4096>(dir.path());
-    refused(&made, |b| {
-        b[4096 + 9] ^= 1;
-        b[2 * 4096 + 9] ^= 1;
-    }, "damaged", "both 0.2 metadata copies are damaged");
+    refused(
+        &made,
+        |b| {
+            b[4096 + 9] ^= 1;
+            b[2 * 4096 + 9] ^= 1;
+        },
+        "damaged",
+        "both 0.2 metadata copies are damaged",
+    );
 }
 
 #[test]

@@ -292,7 +292,12 @@ mod tests {
 
     #[test]
     fn cover_fills_gaps_merges_and_cuts_overlaps() {
-        let runs = vec![(0, 8, SpaceKind::Metadata), (16, 8, SpaceKind::Live), (24, 8, SpaceKind::Live), (20, 8, SpaceKind::History)];
+        let runs = vec![
+            (0, 8, SpaceKind::Metadata),
+            (16, 8, SpaceKind::Live),
+            (24, 8, SpaceKind::Live),
+            (20, 8, SpaceKind::History),
+        ];
         let got = cover(runs, 48);
         let s = SECTOR;
         assert_eq!(

@@ -177,8 +177,8 @@ pub fn upgrade_v02<const PAGE_SIZE: usize>(
     let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let temp = dir.join(format!(".{name}.upgrade-{}.tmp", std::process::id()));
     let temp_map = dir.join(format!(".{name}.idmap-{}.tmp", std::process::id()));
-    let result = write_verified::<PAGE_SIZE>(&file, &parsed, &temp, &temp_map, progress)
-        .and_then(|(version, content_hash)| {
+    let result =
+        write_verified::<PAGE_SIZE>(&file, &parsed, &temp, &temp_map, progress).and_then(|(version, content_hash)| {
             publish(&temp_map, &mapping, &temp, target, dir)?;
             Ok((version, content_hash))
         });

@@ -30,6 +30,10 @@ const META_HEADER: usize = 24;
 pub trait V02Source {
     /// Length in bytes.
     fn len(&self) -> u64;
+    /// True for an empty source.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// Fills `buf` from `offset`; the range lies within `len()`.
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()>;
 }
@@ -40,7 +44,8 @@ impl V02Source for [u8] {
     }
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
         let start = usize::try_from(offset).map_err(|_| io::ErrorKind::UnexpectedEof)?;
-        let src = start.checked_add(buf.len()).and_then(|end| self.get(start..end)).ok_or(io::ErrorKind::UnexpectedEof)?;
+        let src =
+            start.checked_add(buf.len()).and_then(|end| self.get(start..end)).ok_or(io::ErrorKind::UnexpectedEof)?;
         buf.copy_from_slice(src);
         Ok(())
     }
@@ -134,10 +139,9 @@ impl fmt::Display for V02Error {
             V02Error::Directory { block, detail } => {
                 write!(f, "both copies of 0.2 directory block {block} are damaged: {detail}")
             }
-            V02Error::ProtectedChecksum { id, physical } => write!(
-                f,
-                "protected page {id} (physical page {physical}) does not match its recorded CRC32"
-            ),
+            V02Error::ProtectedChecksum { id, physical } => {
+                write!(f, "protected page {id} (physical page {physical}) does not match its recorded CRC32")
+            }
             V02Error::BadPage { page, detail } => write!(f, "physical page {page}: {detail}"),
         }
     }
@@ -281,7 +285,8 @@ pub fn parse_v02(source: &(impl V02Source + ?Sized)) -> Result<V02File, V02Error
     if len < four {
         return Err(V02Error::Truncated { len, needed: four });
     }
-    let read_page = |n: u64, buf: &mut [u8], context: &'static str| source.read_at(n * ps as u64, buf).map_err(io_err(context));
+    let read_page =
+        |n: u64, buf: &mut [u8], context: &'static str| source.read_at(n * ps as u64, buf).map_err(io_err(context));
     let mut page0 = vec![0u8; ps];
     read_page(0, &mut page0, "reading 0.2 page 0")?;
 
@@ -322,8 +327,12 @@ pub fn parse_v02(source: &(impl V02Source + ?Sized)) -> Result<V02File, V02Error
     }
     let mut claim = |page: u64, what: &str| -> Result<(), V02Error> {
         match claimed.get_mut(usize::try_from(page).unwrap_or(usize::MAX)) {
-            None => Err(V02Error::BadPage { page, detail: format!("{what} lies beyond the {total} pages of the file") }),
-            Some(true) => Err(V02Error::BadPage { page, detail: format!("{what} shares its page with another structure") }),
+            None => {
+                Err(V02Error::BadPage { page, detail: format!("{what} lies beyond the {total} pages of the file") })
+            }
+            Some(true) => {
+                Err(V02Error::BadPage { page, detail: format!("{what} shares its page with another structure") })
+            }
             Some(c) => {
                 *c = true;
                 Ok(())
@@ -400,8 +409,7 @@ pub fn parse_v02(source: &(impl V02Source + ?Sized)) -> Result<V02File, V02Error
             return Err(V02Error::BadPage { page: p, detail: "a directory page is marked free".into() });
         }
     }
-    let data_pages: Vec<u64> =
-        (V02_FIRST_DATA_PAGE..total).filter(|&p| allocated(p) && !claimed[p as usize]).collect();
+    let data_pages: Vec<u64> = (V02_FIRST_DATA_PAGE..total).filter(|&p| allocated(p) && !claimed[p as usize]).collect();
     Ok(V02File {
         page_size: ps,
         version: sb.version,

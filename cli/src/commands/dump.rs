@@ -58,7 +58,7 @@ impl Args {
                     out.line(format!("page {} in {}", self.id, r.version()));
                     out.line(format!("  allocated     {}", e.is_allocated()));
                     if e.location == 0 {
-                        out.line("  location      none (reads as zeros)".to_string());
+                        out.line("  location      none (reads as zeros)");
                     } else {
                         out.line(format!("  location      sector {} (byte {})", e.location, e.location * 512));
                     }
@@ -104,7 +104,8 @@ fn hexdump(bytes: &[u8]) -> Vec<String> {
         starred = false;
         last = Some(chunk);
         let hex: Vec<String> = chunk.iter().map(|b| format!("{b:02x}")).collect();
-        let text: String = chunk.iter().map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '.' }).collect();
+        let text: String =
+            chunk.iter().map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '.' }).collect();
         out.push(format!("{:08x}  {:<47}  |{text}|", i * 16, hex.join(" ")));
     }
     out

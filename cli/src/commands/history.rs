@@ -53,7 +53,13 @@ impl Args {
     }
 }
 
-fn report(out: &mut Out, file: &std::path::Path, window: HistoryWindow, history: &[HistoryEntry], commit: Option<mappedpages::Version>) {
+fn report(
+    out: &mut Out,
+    file: &std::path::Path,
+    window: HistoryWindow,
+    history: &[HistoryEntry],
+    commit: Option<mappedpages::Version>,
+) {
     if out.json {
         out.json(&serde_json::json!({
             "schema": "mappedpages/1", "command": "history", "file": file,
@@ -66,7 +72,9 @@ fn report(out: &mut Out, file: &std::path::Path, window: HistoryWindow, history:
     }
     out.line(format!(
         "window: keep {} newest versions, {} seconds; {} readable version(s):",
-        window.keep_versions, window.keep_seconds, history.len()
+        window.keep_versions,
+        window.keep_seconds,
+        history.len()
     ));
     for h in history {
         out.line(format!("  {:>8}  {}", h.version.to_string(), utc(h.commit_nanos)));

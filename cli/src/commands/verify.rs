@@ -13,7 +13,9 @@ use crate::progress::Bar;
 /// Exit status 0 when clean, 1 when anything is damaged, 2 when the store
 /// cannot be opened at all (no valid root, not a store, locked).
 #[derive(clap::Args)]
-#[command(after_help = "Examples:\n  mappedpages verify store.db && echo clean\n  mappedpages --json verify store.db | jq .damage")]
+#[command(
+    after_help = "Examples:\n  mappedpages verify store.db && echo clean\n  mappedpages --json verify store.db | jq .damage"
+)]
 pub struct Args {
     /// The store file.
     pub file: PathBuf,
