@@ -15,6 +15,8 @@
 use std::fmt;
 use std::io;
 
+use crate::format::{get_u32, get_u64};
+
 /// 0.2's magic tag, the first four bytes of the file.
 pub const V02_TAG: &[u8; 4] = b"MPPG";
 /// Pages 0 (superblock), 1 and 2 (metadata A and B) are 0.2's own.
@@ -201,18 +203,6 @@ fn io_err(context: &'static str) -> impl FnOnce(io::Error) -> V02Error {
     move |source| V02Error::Io { context, source }
 }
 
-fn u64_at(b: &[u8], at: usize) -> u64 {
-    let mut x = [0u8; 8];
-    x.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(x)
-}
-
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    let mut x = [0u8; 4];
-    x.copy_from_slice(&b[at..at + 4]);
-    u32::from_le_bytes(x)
-}
-
 /// Entries of one directory page (0.2's `dir_entries_per_page`).
 pub fn entries_per_dir_page(page_size: usize) -> usize {
     page_size.saturating_sub(8 + 4) / DIR_ENTRY_LEN
@@ -248,7 +238,7 @@ fn read_superblock(source: &(impl V02Source + ?Sized)) -> Result<Superblock, V02
     if version[0] != 0 || version[1] > 2 {
         return Err(V02Error::UnsupportedVersion { major: version[0], minor: version[1] });
     }
-    let log2 = u32_at(&b, 8);
+    let log2 = get_u32(&b, 8);
     if !(10..=16).contains(&log2) {
         return Err(V02Error::UnsupportedPageSize { log2 });
     }
@@ -257,21 +247,21 @@ fn read_superblock(source: &(impl V02Source + ?Sized)) -> Result<Superblock, V02
         1 => 2,
         other => return Err(V02Error::Superblock(format!("metadata selector {other} is neither 0 nor 1"))),
     };
-    Ok(Superblock { version, page_size: 1 << log2, active, meta_checksum: u32_at(&b, 16) })
+    Ok(Superblock { version, page_size: 1 << log2, active, meta_checksum: get_u32(&b, 16) })
 }
 
 /// A metadata page that passed its CRC32: (total_pages, generation, bitmap).
 fn parse_meta(page: &[u8]) -> Result<(u64, u64, &[u8]), String> {
     let ps = page.len();
-    if crc32(&page[..ps - 4]) != u32_at(page, ps - 4) {
+    if crc32(&page[..ps - 4]) != get_u32(page, ps - 4) {
         return Err("CRC32 mismatch".into());
     }
-    let total = u64_at(page, 0);
+    let total = get_u64(page, 0);
     let bitmap_len = total.div_ceil(8);
     if bitmap_len > (ps - 4 - META_HEADER) as u64 {
         return Err(format!("{total} pages do not fit the bitmap of one page"));
     }
-    Ok((total, u64_at(page, 8), &page[META_HEADER..META_HEADER + bitmap_len as usize]))
+    Ok((total, get_u64(page, 8), &page[META_HEADER..META_HEADER + bitmap_len as usize]))
 }
 
 /// Parses and checks a whole 0.2 file: superblock, metadata, directory and
@@ -342,10 +332,10 @@ pub fn parse_v02(source: &(impl V02Source + ?Sized)) -> Result<V02File, V02Error
     let allocated = |page: u64| bitmap.get((page / 8) as usize).is_some_and(|b| b & (1 << (page % 8)) != 0);
 
     // Directory index in page 0, then each block (active copy, else the other).
-    let count = u32_at(&page0, DIR_OFFSET) as usize;
+    let count = get_u32(&page0, DIR_OFFSET) as usize;
     let mut refs = Vec::new();
     if count != 0 {
-        if crc32(&page0[DIR_OFFSET..ps - 4]) != u32_at(&page0, ps - 4) {
+        if crc32(&page0[DIR_OFFSET..ps - 4]) != get_u32(&page0, ps - 4) {
             return Err(V02Error::DirectoryIndex("CRC32 mismatch".into()));
         }
         if count > max_dir_blocks(ps) {
@@ -353,7 +343,7 @@ pub fn parse_v02(source: &(impl V02Source + ?Sized)) -> Result<V02File, V02Error
         }
         for i in 0..count {
             let at = DIR_OFFSET + 4 + i * DIR_REF_LEN;
-            let (a, b, sel) = (u64_at(&page0, at), u64_at(&page0, at + 8), page0[at + 16]);
+            let (a, b, sel) = (get_u64(&page0, at), get_u64(&page0, at + 8), page0[at + 16]);
             if sel > 1 {
                 return Err(V02Error::DirectoryIndex(format!("block {i} has selector {sel}")));
             }
@@ -434,10 +424,10 @@ struct DirEntry {
 
 fn parse_dir(page: &[u8]) -> Result<Vec<DirEntry>, String> {
     let ps = page.len();
-    if crc32(&page[..ps - 4]) != u32_at(page, ps - 4) {
+    if crc32(&page[..ps - 4]) != get_u32(page, ps - 4) {
         return Err("CRC32 mismatch".into());
     }
-    let capacity = u32_at(page, 0) as usize;
+    let capacity = get_u32(page, 0) as usize;
     if capacity.saturating_mul(DIR_ENTRY_LEN).saturating_add(8) > ps - 4 {
         return Err(format!("capacity {capacity} does not fit the page"));
     }
@@ -446,11 +436,11 @@ fn parse_dir(page: &[u8]) -> Result<Vec<DirEntry>, String> {
             let d = &page[8 + i * DIR_ENTRY_LEN..8 + (i + 1) * DIR_ENTRY_LEN];
             DirEntry {
                 in_use: d[0] != 0,
-                page_a: u64_at(d, 1),
-                page_b: u64_at(d, 9),
+                page_a: get_u64(d, 1),
+                page_b: get_u64(d, 9),
                 active_slot: d[17],
-                generation: u64_at(d, 18),
-                checksum: u32_at(d, 26),
+                generation: get_u64(d, 18),
+                checksum: get_u32(d, 26),
             }
         })
         .collect())
