@@ -2,7 +2,10 @@
 //! on: `store.db` (100 pages, a snapshot, a history window, some rewrites)
 //! and `old-0.2.bin` (a file written by mappedpages 0.2.0).
 //!
-//! `cargo run -p mappedpages-cli --example make_demo -- DIR`
+//! `cargo run -p mappedpages-cli --example make_demo -- DIR [PAGES]`
+//!
+//! With `PAGES`, also `big-0.2.bin`: a 0.2 file of that many 4 KiB data pages
+//! (0.2 holds at most 32 544 of them), to time `mappedpages upgrade` on.
 
 use mappedpages::{HistoryWindow, PageId, Store};
 
@@ -38,5 +41,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut writer = p.get_mut(&mut pager)?;
     writer.page_mut().as_bytes_mut()[..9].copy_from_slice(b"protected");
     writer.commit()?;
+    drop(pager);
+
+    if let Some(pages) = std::env::args().nth(2) {
+        let pages: usize = pages.parse()?;
+        let mut pager = mappedpages02::Pager::<4096>::create(dir.join("big-0.2.bin"))?;
+        for id in pager.alloc_bulk(pages)? {
+            let page = id.get_mut(&mut pager)?.as_bytes_mut();
+            for (i, b) in page.iter_mut().enumerate() {
+                *b = (id.0 as u8) ^ (i as u8);
+            }
+        }
+    }
     Ok(())
 }
