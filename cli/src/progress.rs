@@ -20,8 +20,13 @@ impl Bar {
         let _ = ctrlc::set_handler(|| CANCEL.store(true, Ordering::Relaxed));
         let bar = if !json && std::io::stderr().is_terminal() {
             let bar = ProgressBar::new(0);
-            let style = ProgressStyle::with_template("{msg:>8} [{bar:32}] {pos}/{len} pages  {per_sec}  ETA {eta}")
+            // Units are pages for verify, and a page read plus a page
+            // written for export and upgrade.
+            let style = ProgressStyle::with_template("{msg:>8} [{bar:32}] {human_pos}/{human_len}  {rate}  ETA {eta}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .with_key("rate", |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{:.0}/s", state.per_sec());
+                })
                 .progress_chars("=> ");
             bar.set_style(style);
             bar.set_message(what.to_owned());
