@@ -310,3 +310,31 @@ fn write_fuzz_seeds() {
     drop(Pager::<1024>::create(&empty).unwrap());
     std::fs::write(out.join("seed-1024-empty"), std::fs::read(&empty).unwrap()).unwrap();
 }
+
+#[test]
+fn upgrade_in_place_keeps_the_original_as_a_backup() {
+    let dir = tempfile::tempdir().unwrap();
+    let made = make_v02::<4096>(dir.path());
+    let original = std::fs::read(&made.path).unwrap();
+    // A backup name that exists is refused before anything is written.
+    let taken = dir.path().join("taken");
+    std::fs::write(&taken, b"mine").unwrap();
+    let (code, v, _) = run_json(&["upgrade", "--in-place", "--backup", s(&taken), s(&made.path)]);
+    assert_eq!(code, 2);
+    assert_eq!(v["error"]["kind"], "exists");
+    assert_eq!(std::fs::read(&made.path).unwrap(), original);
+    assert_eq!(std::fs::read(&taken).unwrap(), b"mine");
+    assert_eq!(dir_entries(dir.path()), vec!["old-4096.bin", "taken"]);
+
+    let (code, v, _) = run_json(&["upgrade", "--in-place", s(&made.path)]);
+    assert_eq!(code, 0, "{v}");
+    let backup = dir.path().join("old-4096.bin.v0.2");
+    assert_eq!(v["backup"], s(&backup));
+    assert_eq!(std::fs::read(&backup).unwrap(), original, "the original, byte for byte");
+    check_upgraded::<4096>(&made, &made.path, v["report"]["protected_base"].as_u64().unwrap());
+    assert_eq!(dir_entries(dir.path()), vec!["old-4096.bin", "old-4096.bin.idmap", "old-4096.bin.v0.2", "taken"]);
+    // Now a store of this version: a second upgrade says so.
+    let (code, v, _) = run_json(&["upgrade", "--in-place", s(&made.path)]);
+    assert_eq!(code, 2);
+    assert_eq!(v["error"]["kind"], "not_v02");
+}

@@ -162,13 +162,37 @@ pub fn upgrade_v02<const PAGE_SIZE: usize>(
     target: &Path,
     progress: &dyn Progress,
 ) -> Result<UpgradeReport, UpgradeError> {
+    upgrade_to::<PAGE_SIZE>(source, target, None, progress)
+}
+
+/// Upgrades the 0.2 file at `source` in place: as [`upgrade_v02`], then the
+/// original gets a second name, `backup` (which must not exist), and the
+/// verified new store is renamed over `source`. At every instant `source`
+/// is the whole old file or the whole new store, and the old bytes stay
+/// reachable under `backup`. The mapping file is `<source>.idmap`.
+pub fn upgrade_v02_in_place<const PAGE_SIZE: usize>(
+    source: &Path,
+    backup: &Path,
+    progress: &dyn Progress,
+) -> Result<UpgradeReport, UpgradeError> {
+    upgrade_to::<PAGE_SIZE>(source, source, Some(backup), progress)
+}
+
+fn upgrade_to<const PAGE_SIZE: usize>(
+    source: &Path,
+    target: &Path,
+    backup: Option<&Path>,
+    progress: &dyn Progress,
+) -> Result<UpgradeReport, UpgradeError> {
     let file = std::fs::File::open(source).map_err(|e| V02Error::Io { context: "opening the 0.2 file", source: e })?;
     let parsed = parse_v02(&file)?;
     if parsed.page_size != PAGE_SIZE {
         return Err(UpgradeError::PageSize { source: parsed.page_size, target: PAGE_SIZE });
     }
     let mapping = mapping_path(target);
-    for p in [target, mapping.as_path()] {
+    // What the upgrade adds must not exist: the target (or, in place, the
+    // backup) and the mapping file.
+    for p in [backup.unwrap_or(target), mapping.as_path()] {
         if p.symlink_metadata().is_ok() {
             return Err(UpgradeError::TargetExists(p.to_owned()));
         }
@@ -179,7 +203,10 @@ pub fn upgrade_v02<const PAGE_SIZE: usize>(
     let temp_map = dir.join(format!(".{name}.idmap-{}.tmp", std::process::id()));
     let result =
         write_verified::<PAGE_SIZE>(&file, &parsed, &temp, &temp_map, progress).and_then(|(version, content_hash)| {
-            publish(&temp_map, &mapping, &temp, target, dir)?;
+            match backup {
+                None => publish(&temp_map, &mapping, &temp, target, dir)?,
+                Some(backup) => replace(&temp_map, &mapping, &temp, source, backup, dir)?,
+            }
             Ok((version, content_hash))
         });
     match result {
@@ -291,17 +318,19 @@ fn write_verified<const P: usize>(
     Ok(result)
 }
 
+/// A second name `to` for `from`; never replaces a file at `to`.
+fn link(from: &Path, to: &Path) -> Result<(), UpgradeError> {
+    std::fs::hard_link(from, to).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => UpgradeError::TargetExists(to.to_owned()),
+        _ => UpgradeError::Io { context: "linking a file into place", source: e },
+    })
+}
+
 /// Renames the mapping file, then the store, into place, and syncs the
 /// directory. `create_new`-style: neither may exist (checked before, and a
 /// hard link fails rather than replace).
 fn publish(temp_map: &Path, mapping: &Path, temp: &Path, target: &Path, dir: &Path) -> Result<(), UpgradeError> {
     let io = |context| move |source| UpgradeError::Io { context, source };
-    let link = |from: &Path, to: &Path| {
-        std::fs::hard_link(from, to).map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => UpgradeError::TargetExists(to.to_owned()),
-            _ => UpgradeError::Io { context: "linking the new file into place", source: e },
-        })
-    };
     link(temp_map, mapping)?;
     if let Err(e) = link(temp, target) {
         // The store did not appear: neither may its mapping.
@@ -311,6 +340,33 @@ fn publish(temp_map: &Path, mapping: &Path, temp: &Path, target: &Path, dir: &Pa
     for from in [temp_map, temp] {
         std::fs::remove_file(from).map_err(io("removing the temporary name"))?;
     }
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io("syncing the directory"))?;
+    Ok(())
+}
+
+/// The in-place variant of [`publish`]: the mapping file, then `backup` as a
+/// second name of the source, then the new store renamed over the source;
+/// a failure undoes the names added before it.
+fn replace(
+    temp_map: &Path,
+    mapping: &Path,
+    temp: &Path,
+    source: &Path,
+    backup: &Path,
+    dir: &Path,
+) -> Result<(), UpgradeError> {
+    let io = |context| move |source| UpgradeError::Io { context, source };
+    link(temp_map, mapping)?;
+    if let Err(e) = link(source, backup) {
+        let _ = std::fs::remove_file(mapping);
+        return Err(e);
+    }
+    if let Err(e) = std::fs::rename(temp, source) {
+        let _ = std::fs::remove_file(mapping);
+        let _ = std::fs::remove_file(backup);
+        return Err(UpgradeError::Io { context: "renaming the new store over the source", source: e });
+    }
+    std::fs::remove_file(temp_map).map_err(io("removing the temporary name"))?;
     std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io("syncing the directory"))?;
     Ok(())
 }
