@@ -43,6 +43,7 @@ impl Failure {
             Error::Locked => "locked by another process (a writer, or readers when writing); \
                               close it or try again later"
                 .to_owned(),
+            Error::Cancelled => "cancelled; nothing was written".to_owned(),
             Error::UnsupportedFormat(_) if is_v02(file) => format!(
                 "a mappedpages 0.2 file, which this version does not open; convert it with \
                  `mappedpages upgrade {} NEW_FILE`",
