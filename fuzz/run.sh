@@ -30,11 +30,12 @@ else
     mapfile -t targets < <(cargo fuzz list)
 fi
 
-# Longest input per target: a store image of up to 64 KiB; workloads of up to
+# Longest input per target: a store image (or a 0.2 file) of up to 64 KiB; workloads of up to
 # 400 three-byte ops behind a 4-byte prefix.
 max_len() {
     case "$1" in
         open_image) echo 65536 ;;
+        v02_parse) echo 65536 ;;
         *) echo 1204 ;;
     esac
 }

@@ -9,6 +9,8 @@ use crate::ids::{PageId, Version};
 /// Which on-disk structure a [`Error::Corrupt`] or a verify finding is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum Structure {
     /// The file header in the first sector.
     Header,
@@ -134,6 +136,9 @@ pub enum Error {
         /// What the store keeps readable at the moment of the call.
         kept: KeptVersions,
     },
+    /// A long operation was cancelled through its [`Progress`](crate::Progress);
+    /// it left nothing half-made behind.
+    Cancelled,
 }
 
 /// Who holds a store file's lock, in [`Error::Locked`].
@@ -316,6 +321,7 @@ impl fmt::Display for Error {
             Error::SnapshotExists(name) => write!(f, "a snapshot named {name:?} exists already"),
             Error::SnapshotNotFound(name) => write!(f, "no snapshot named {name:?}"),
             Error::VersionNotRetained { version, kept } => write!(f, "{version} is not kept: {kept}"),
+            Error::Cancelled => f.write_str("cancelled"),
         }
     }
 }

@@ -50,6 +50,9 @@
 //! # Features
 //!
 //! - `async`: `AsyncStore`, whole transactions on tokio's blocking pool.
+//! - `serde`: `Serialize` and `Deserialize` for the report types (`Stats`,
+//!   `VerifyReport`, `SnapshotInfo`, `SpaceMap`, …), the `--json` of the
+//!   `mappedpages` tool.
 //! - `testing`: test tooling, off by default and **outside the stable API**: the
 //!   crash-simulating storage (`storage::CrashStorage` and its companions) and the
 //!   crash-model harness `testing` shared by the tests and the fuzz targets.
@@ -75,6 +78,7 @@ mod error;
 mod geometry;
 mod ids;
 mod options;
+mod progress;
 mod readonly;
 mod recovery;
 mod shared;
@@ -99,10 +103,13 @@ pub mod storage;
 #[cfg(any(test, feature = "testing"))]
 #[doc(hidden)]
 pub mod testing;
+pub mod upgrade;
 
 pub use error::{Error, Invalid, KeptVersions, Limit, LockHolder, Result, Structure};
 pub use ids::{ContentHash, PageId, Version};
+pub use progress::{NoProgress, Progress};
 pub use store::{Durability, Options, RejectedRoot, Stats, Store};
+pub use store::{RootSlot, SpaceExtent, SpaceKind, SpaceMap, page_size_of};
 pub use table::LiveIds;
 pub use txn::{OwnedReadTxn, ReadTxn, ReaderInfo, WriteTxn};
 pub use verify::{Damage, VerifyReport};

@@ -189,4 +189,60 @@ impl<const P: usize> ReadOnlyStore<P> {
     pub fn free_page_count(&self) -> u64 {
         self.inner.free_page_count()
     }
+
+    /// [`Store::verify_with`]: verify with progress and cancellation.
+    pub fn verify_with(&self, progress: &dyn crate::Progress) -> Result<VerifyReport> {
+        self.inner.verify_with(progress)
+    }
+
+    /// A read transaction on an older version, as [`Store::begin_read_at`].
+    pub fn begin_read_at(&self, at: crate::At<'_>) -> Result<ReadTxn<'_, P>> {
+        self.inner.begin_read_at(at)
+    }
+
+    /// The snapshots, as [`Store::snapshots`].
+    pub fn snapshots(&self) -> Result<Vec<crate::SnapshotInfo>> {
+        self.inner.snapshots()
+    }
+
+    /// The readable versions, as [`Store::history`].
+    pub fn history(&self) -> Vec<crate::HistoryEntry> {
+        self.inner.history()
+    }
+
+    /// The history window in force, as [`Store::history_window`].
+    pub fn history_window(&self) -> crate::HistoryWindow {
+        self.inner.history_window()
+    }
+
+    /// A compacted copy of a version in a new file, as [`Store::export_with`]
+    /// (export writes only the new file).
+    pub fn export_with(
+        &self,
+        path: impl AsRef<Path>,
+        at: crate::At<'_>,
+        progress: &dyn crate::Progress,
+    ) -> Result<crate::ExportReport> {
+        self.inner.export_with(path, at, progress)
+    }
+
+    /// The header, as [`Store::header`].
+    pub fn header(&self) -> crate::format::Header {
+        self.inner.header()
+    }
+
+    /// Both root slots, as [`Store::root_slots`].
+    pub fn root_slots(&self) -> Result<Vec<crate::RootSlot>> {
+        self.inner.root_slots()
+    }
+
+    /// Where each kind of extent lies, as [`Store::space_map`].
+    pub fn space_map(&self) -> Result<crate::SpaceMap> {
+        self.inner.space_map()
+    }
+
+    /// The root rejected at open, as [`Store::rejected_root`].
+    pub fn rejected_root(&self) -> Option<crate::RejectedRoot> {
+        self.inner.rejected_root()
+    }
 }

@@ -26,6 +26,7 @@ use crate::versions::load_catalog;
 /// next commit clears or overwrites the slot.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct RejectedRoot {
     /// The version it would have opened; `None` when the slot's record does
     /// not decode.

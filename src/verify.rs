@@ -13,6 +13,7 @@ use crate::format::{
 };
 use crate::geometry::Geometry;
 use crate::ids::{PageId, Version};
+use crate::progress::Progress;
 use crate::space::bits_in_use;
 use crate::space::{page_records, read_chain};
 use crate::storage::PageReader;
@@ -23,6 +24,7 @@ use crate::walk::{Fault, Flow, Prune, Visitor, Walk};
 /// One damaged structure found by [`Store::verify`](crate::Store::verify).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Damage {
     /// Which structure.
     pub structure: Structure,
@@ -46,6 +48,7 @@ impl Damage {
 /// What [`Store::verify`](crate::Store::verify) found.
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct VerifyReport {
     /// The version checked.
     pub version: Version,
@@ -136,6 +139,10 @@ pub(crate) struct Walker<'a> {
     walk: u32,
     /// Free-map nodes walked, by sector (one version's map references each once).
     map_seen: HashSet<u64>,
+    /// Told of each page of the root's own table checked; asked to stop.
+    progress: Option<&'a dyn Progress>,
+    /// The progress asked to stop: the walk ended early.
+    pub cancelled: bool,
 }
 
 impl<'a> Walker<'a> {
@@ -159,7 +166,16 @@ impl<'a> Walker<'a> {
             seen: HashMap::new(),
             walk: 0,
             map_seen: HashSet::new(),
+            progress: None,
+            cancelled: false,
         }
+    }
+
+    /// Reports each page of the root's own table to `progress`, and stops
+    /// when it asks to.
+    pub fn with_progress(mut self, progress: &'a dyn Progress) -> Walker<'a> {
+        self.progress = Some(progress);
+        self
     }
 
     fn report(&mut self, structure: Structure, sector: u64, ids: Option<Range<u64>>, detail: impl Into<String>) {
@@ -199,8 +215,15 @@ impl<'a> Walker<'a> {
             return;
         }
         let (root, walk) = (self.root, self.walk());
-        // The visitor never stops a walk: every fault is filed.
+        // The visitor never stops a walk: every fault is filed. Only a
+        // cancel does.
+        if let Some(p) = self.progress {
+            p.start(if root.table_depth == 0 { 0 } else { root.table.live });
+        }
         let _ = walk.table(self, &root.table, root.table_depth);
+        if self.cancelled {
+            return;
+        }
         let _ = walk.map(self, &root.map, root.map_depth);
         self.pending();
         self.catalog();
@@ -427,6 +450,13 @@ impl<'a> Visitor<'a> for Walker<'a> {
     }
 
     fn entry(&mut self, id: u64, e: &Entry) -> Flow {
+        if let Some(p) = self.progress.filter(|_| self.walk == 0) {
+            if p.cancelled() {
+                self.cancelled = true;
+                return Flow::Break(());
+            }
+            p.advance(1);
+        }
         let ids = Some(id..id.saturating_add(1));
         self.pages_checked += 1;
         // Verify reads no bytes of a page without extent: no zero page needed.
@@ -559,19 +589,23 @@ pub(crate) fn verify_root(
     zero_hash: Hash16,
     meta: &[u8],
     passed_over: Option<usize>,
-) -> VerifyReport {
-    let mut walker = Walker::new(reader, geo, root, zero_hash, Mode::Verify);
+    progress: &dyn Progress,
+) -> crate::error::Result<VerifyReport> {
+    let mut walker = Walker::new(reader, geo, root, zero_hash, Mode::Verify).with_progress(progress);
     walker.run();
+    if walker.cancelled {
+        return Err(Error::Cancelled);
+    }
     let mut damage = std::mem::take(&mut walker.damage);
     check_meta_area(header, geo, meta, passed_over, root, &mut damage);
-    VerifyReport {
+    Ok(VerifyReport {
         version: Version(root.version),
         pages_checked: walker.pages_checked,
         nodes_checked: walker.nodes_checked,
         leaked_sectors: walker.leaked_sectors,
         damage,
         rejected_root: None,
-    }
+    })
 }
 
 /// The header must decode and equal the one opened; each root slot must be

@@ -2,7 +2,10 @@
 //! transactions (`crate::shared`): opening and creating, transactions, stats,
 //! verify, and (in `versions`) snapshots, history, restore and export.
 
+mod inspect;
 mod versions;
+
+pub use inspect::{RootSlot, SpaceExtent, SpaceKind, SpaceMap, page_size_of};
 
 use crate::clock::now_nanos;
 pub use crate::options::{Durability, Options};
@@ -23,6 +26,7 @@ use std::sync::Arc;
 /// Counts describing a store's current version.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Stats {
     /// The newest committed version.
     pub version: Version,
@@ -503,14 +507,28 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
     /// # Ok::<(), mappedpages::Error>(())
     /// ```
     pub fn verify(&self) -> Result<VerifyReport> {
+        self.verify_with(&crate::progress::NoProgress)
+    }
+
+    /// [`verify`](Store::verify), telling `progress` of each page of the
+    /// newest version checked; [`Error::Cancelled`] once it asks to stop.
+    pub fn verify_with(&self, progress: &dyn crate::progress::Progress) -> Result<VerifyReport> {
         let txn = self.begin_read()?;
         let shared = &self.shared;
         // The rejected slot first: a commit clears the slot before it forgets it.
         let rejected = lock(&shared.rejected).clone();
         let meta = shared.slots.copy_meta(&txn.reader(), shared.geo.meta_len() as usize)?;
         let passed_over = rejected.as_ref().map(|r| r.slot);
-        let mut report =
-            verify_root(txn.reader(), &shared.geo, &shared.header, &txn.root, shared.zero_hash, &meta, passed_over);
+        let mut report = verify_root(
+            txn.reader(),
+            &shared.geo,
+            &shared.header,
+            &txn.root,
+            shared.zero_hash,
+            &meta,
+            passed_over,
+            progress,
+        )?;
         report.rejected_root = rejected;
         Ok(report)
     }

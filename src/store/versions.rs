@@ -254,6 +254,18 @@ impl<const P: usize> Store<P> {
     /// # Ok::<(), mappedpages::Error>(())
     /// ```
     pub fn export(&self, path: impl AsRef<Path>, at: At<'_>) -> Result<ExportReport> {
+        self.export_with(path, at, &crate::progress::NoProgress)
+    }
+
+    /// [`export`](Store::export), telling `progress` of each page read and
+    /// written; [`Error::Cancelled`] once it asks to stop, and then no file
+    /// is left at `path`.
+    pub fn export_with(
+        &self,
+        path: impl AsRef<Path>,
+        at: At<'_>,
+        progress: &dyn crate::progress::Progress,
+    ) -> Result<ExportReport> {
         let txn = self.begin_read_at(at)?;
         if path.as_ref().exists() {
             return Err(Error::AlreadyExists(path.as_ref().to_owned()));
@@ -267,7 +279,7 @@ impl<const P: usize> Store<P> {
             zero_page: &shared.zero_page,
             reserve: shared.options.reserve,
         };
-        export_version(source, path.as_ref())
+        export_version(source, path.as_ref(), progress)
     }
 }
 

@@ -195,6 +195,13 @@ macro_rules! read_methods {
             self.reading().page(id)
         }
 
+        /// The page-table entry of `id` in this version (where its bytes are,
+        /// how long, the codec, its birth version and checksums), for tools
+        /// that show the table (`mappedpages dump --entry`).
+        pub fn entry(&self, id: PageId) -> Result<crate::format::Entry> {
+            self.reading().table().entry(id.get())
+        }
+
         /// True when `id` is allocated in this version.
         ///
         /// ```

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::format::{Entry, Hash16, Header, Layout, Root, SECTOR, hash16};
 use crate::geometry::Geometry;
 use crate::ids::{ContentHash, PageId, Version};
+use crate::progress::Progress;
 use crate::storage::{FileMode, FileStorage, PageReader, Storage};
 use crate::table::{Check, DenseTable, build_dense, read_page};
 use crate::walk::{Fault, Flow, Prune, Visitor, Walk};
@@ -20,6 +21,7 @@ use crate::walk::{Fault, Flow, Prune, Visitor, Walk};
 /// What [`Store::export`](crate::Store::export) wrote.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ExportReport {
     /// The version copied.
     pub version: Version,
@@ -45,11 +47,24 @@ pub(crate) struct Source<'a> {
     pub reserve: u64,
 }
 
-/// Writes the version `source` reads into a new file at `path`.
-pub(crate) fn export_version(source: Source<'_>, path: &Path) -> Result<ExportReport> {
-    let Source { reader, geo, root, header, zero_page, reserve } = source;
-    let storage =
-        FileStorage::open(path, FileMode::Create, reserve).map_err(crate::store::open_error(path, FileMode::Create))?;
+/// Writes the version `source` reads into a new file at `path`, telling
+/// `progress` of each page read and written. On any failure (a cancel
+/// included) the new file is removed again.
+pub(crate) fn export_version(source: Source<'_>, path: &Path, progress: &dyn Progress) -> Result<ExportReport> {
+    let storage = FileStorage::open(path, FileMode::Create, source.reserve)
+        .map_err(crate::store::open_error(path, FileMode::Create))?;
+    let result = write_export(source, &storage, progress);
+    if result.is_err() {
+        drop(storage);
+        let _ = std::fs::remove_file(path);
+    }
+    result
+}
+
+fn write_export(source: Source<'_>, storage: &FileStorage, progress: &dyn Progress) -> Result<ExportReport> {
+    let Source { reader, geo, root, header, zero_page, .. } = source;
+    // One unit per live page read, one per page written.
+    progress.start(if root.table_depth == 0 { 0 } else { root.table.live.saturating_mul(2) });
     let page_size = geo.page_size as u64;
     let spp = geo.spp;
     // An export is a new file: in the current format, whatever the source's.
@@ -67,6 +82,7 @@ pub(crate) fn export_version(source: Source<'_>, path: &Path) -> Result<ExportRe
         entries: Vec::new(),
         sources: Vec::new(),
         error: None,
+        progress,
     };
     let _ = Walk::new(reader, geo).pruned(Prune::Live).table(&mut live, &root.table, root.table_depth);
     if let Some(e) = live.error {
@@ -85,9 +101,15 @@ pub(crate) fn export_version(source: Source<'_>, path: &Path) -> Result<ExportRe
     let header = Header { format_version: out.layout.version(), created_nanos: now_nanos(), ..header };
     storage.grow(file_len).map_err(io("growing the export file"))?;
     storage.write(0, &header.encode()).map_err(io("writing the export header"))?;
+    let zero_pages = live_count(root).saturating_sub(sources.len() as u64);
+    progress.advance(zero_pages);
     for (k, chunk) in sources.chunks(1024).enumerate() {
+        if progress.cancelled() {
+            return Err(Error::Cancelled);
+        }
         let at = (meta + (k * 1024) as u64) * page_size;
         storage.write_vectored(at, chunk).map_err(io("writing exported pages"))?;
+        progress.advance(chunk.len() as u64);
     }
     for (location, page) in &nodes {
         storage.write(location * SECTOR, page).map_err(io("writing the exported table"))?;
@@ -114,6 +136,10 @@ pub(crate) fn export_version(source: Source<'_>, path: &Path) -> Result<ExportRe
     })
 }
 
+fn live_count(root: &Root) -> u64 {
+    if root.table_depth == 0 { 0 } else { root.table.live }
+}
+
 /// Pass 1 of an export: each live entry, its data page read (and checked), and
 /// its new place: one page each, in id order, from `next_page`.
 struct LiveEntries<'a> {
@@ -126,6 +152,7 @@ struct LiveEntries<'a> {
     entries: Vec<(u64, Entry)>,
     sources: Vec<&'a [u8]>,
     error: Option<Error>,
+    progress: &'a dyn Progress,
 }
 
 impl<'a> Visitor<'a> for LiveEntries<'a> {
@@ -135,6 +162,11 @@ impl<'a> Visitor<'a> for LiveEntries<'a> {
     }
 
     fn entry(&mut self, id: u64, e: &Entry) -> Flow {
+        if self.progress.cancelled() {
+            self.error = Some(Error::Cancelled);
+            return Flow::Break(());
+        }
+        self.progress.advance(1);
         if id >= self.next_id {
             // What looking the id up gives (the table claims an id beyond next_id).
             self.error = Some(Error::OutOfRange(PageId::from_raw(id)));

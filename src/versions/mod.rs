@@ -36,6 +36,7 @@ use crate::ids::Version;
 /// `keep_seconds` seconds. Both zero (the default) keeps only the newest.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct HistoryWindow {
     /// Keep at least this many newest versions (the newest included).
     pub keep_versions: u64,
@@ -70,6 +71,7 @@ impl HistoryWindow {
 /// One named snapshot, as [`Store::snapshots`](crate::Store::snapshots) lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SnapshotInfo {
     /// Its name.
     pub name: String,
@@ -86,6 +88,7 @@ pub struct SnapshotInfo {
 /// One version inside the history window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct HistoryEntry {
     /// The version.
     pub version: Version,
