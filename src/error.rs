@@ -114,6 +114,9 @@ pub enum Error {
     /// committed). Widen the window with [`Store::set_history`](crate::Store::set_history)
     /// to keep more.
     VersionNotRetained(crate::ids::Version),
+    /// A backup stream is damaged, unsupported, or does not fit where it is
+    /// restored or applied (see [`BackupError`](crate::BackupError)).
+    Backup(crate::backup::BackupError),
 }
 
 impl Error {
@@ -155,6 +158,7 @@ impl fmt::Display for Error {
             Error::SnapshotExists(name) => write!(f, "a snapshot named {name:?} exists already"),
             Error::SnapshotNotFound(name) => write!(f, "no snapshot named {name:?}"),
             Error::VersionNotRetained(v) => write!(f, "{v} is not retained (outside the history window)"),
+            Error::Backup(e) => write!(f, "backup stream: {e}"),
         }
     }
 }

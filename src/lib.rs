@@ -57,6 +57,7 @@
 #![deny(unsafe_code, unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks, missing_docs)]
 
+mod backup;
 mod clock;
 mod error;
 mod geometry;
@@ -83,6 +84,9 @@ pub mod storage;
 #[doc(hidden)]
 pub mod testing;
 
+pub use backup::{
+    ApplyReport, BackupError, BackupOptions, BackupReport, Differs, STREAM_VERSION, StreamInfo, verify_backup,
+};
 pub use error::{Error, Result, Structure};
 pub use ids::{ContentHash, PageId, Version};
 pub use store::{Durability, Options, RejectedRoot, Stats, Store};
