@@ -102,7 +102,7 @@ pub(crate) fn make_backup<W: Write>(source: &Source<'_>, out: W, options: Backup
 
     // 1. Pages (and, for an incremental, the freed ranges).
     let prune = if options.base.is_some() { Prune::WrittenAfter(base_version) } else { Prune::Live };
-    let mut content = Content { source, out: &mut w, freed: Vec::new(), error: None };
+    let mut content = Content { source, out: &mut w, incremental: options.base.is_some(), freed: Vec::new(), error: None };
     if has_table {
         let _ = walk.pruned(prune).table(&mut content, &root.table, root.table_depth);
     } else if options.base.is_some() {
@@ -168,6 +168,8 @@ impl Ranges {
 struct Content<'s, 'a, W: Write> {
     source: &'s Source<'a>,
     out: &'s mut StreamWriter<W>,
+    /// Only an incremental collects freed ranges.
+    incremental: bool,
     /// Unsorted: see `make_backup`.
     freed: Vec<Range<u64>>,
     error: Option<Error>,
@@ -180,7 +182,7 @@ impl<'a, W: Write> Visitor<'a> for Content<'_, 'a, W> {
     }
 
     fn table_node(&mut self, _r: &TableRef, node: &Node<'a>) {
-        if node.place.level == 0 {
+        if node.place.level == 0 || !self.incremental {
             return;
         }
         let next_id = self.source.root.next_id;
@@ -193,7 +195,7 @@ impl<'a, W: Write> Visitor<'a> for Content<'_, 'a, W> {
     }
 
     fn unallocated(&mut self, id: u64, _e: &Entry) {
-        if id < self.source.root.next_id {
+        if self.incremental && id < self.source.root.next_id {
             self.freed.push(id..id + 1);
         }
     }

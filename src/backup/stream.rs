@@ -234,7 +234,13 @@ impl<W: Write> StreamWriter<W> {
         let sink = match zstd_level {
             None => Sink::Plain(out),
             #[cfg(feature = "backup-zstd")]
-            Some(level) => Sink::Zstd(zstd::stream::write::Encoder::new(out, level).map_err(write_err)?),
+            Some(level) => {
+                let mut z = zstd::stream::write::Encoder::new(out, level).map_err(write_err)?;
+                // The frame's own checksum: a flipped bit in the compressed
+                // bytes that would decode to the same stream is caught too.
+                z.include_checksum(true).map_err(write_err)?;
+                Sink::Zstd(z)
+            }
             #[cfg(not(feature = "backup-zstd"))]
             Some(_) => return Err(Error::InvalidArgument("zstd compression needs the feature `backup-zstd`")),
         };

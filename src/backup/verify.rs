@@ -67,7 +67,8 @@ pub(crate) fn verify_stream<R: Read>(input: R) -> Result<StreamInfo> {
             return Err(BackupError::LiveSet("a full stream's pages are not its live set".into()).into());
         }
         let depth = geo.table_depth_for(h.target_next_id);
-        let top = build_dense(&geo, depth, h.target_version, &entries, 0).top;
+        // Placed from page 1: a location of 0 would mean an empty subtree.
+        let top = build_dense(&geo, depth, h.target_version, &entries, 1).top;
         let found = if top.location == 0 { [0; 16] } else { top.content };
         if found != h.target_hash {
             return Err(BackupError::TargetHashMismatch {
