@@ -35,6 +35,20 @@ pub(crate) fn in_ranges(ranges: &[(u64, u64)], id: u64) -> bool {
     i > 0 && id - ranges[i - 1].0 < ranges[i - 1].1
 }
 
+/// The first id in both `a` and `b` (each ascending, disjoint ranges).
+fn first_overlap(a: &[(u64, u64)], b: &[(u64, u64)]) -> Option<u64> {
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        let (sa, ea) = (a[i].0, a[i].0 + a[i].1);
+        let (sb, eb) = (b[j].0, b[j].0 + b[j].1);
+        if sa.max(sb) < ea.min(eb) {
+            return Some(sa.max(sb));
+        }
+        if ea <= eb { i += 1 } else { j += 1 }
+    }
+    None
+}
+
 /// Checks that `h` can apply to `store` as it is now.
 pub(crate) fn check_base<const P: usize>(store: &Store<P>, h: &StreamHeader) -> Result<()> {
     let shared = &store.shared;
@@ -105,6 +119,9 @@ pub(crate) fn apply_stream<const P: usize, R: Read>(store: &Store<P>, mut stream
     // (so none is live without content).
     if let Some(&id) = page_ids.iter().find(|&&id| !in_ranges(&live, id)) {
         return Err(BackupError::LiveSet(format!("page {id} has content but is not in the live set")).into());
+    }
+    if let Some(id) = first_overlap(&freed, &live) {
+        return Err(BackupError::LiveSet(format!("id {id} is both freed and live")).into());
     }
     let (mut kept, mut dropped) = (0u64, 0u64);
     for id in base.ids() {

@@ -15,6 +15,8 @@ mod apply;
 mod error;
 mod make;
 mod stream;
+#[cfg(test)]
+mod tests;
 mod verify;
 
 pub use apply::ApplyReport;
