@@ -35,6 +35,7 @@ fi
 max_len() {
     case "$1" in
         open_image) echo 65536 ;;
+        backup_stream) echo 65536 ;;
         *) echo 1204 ;;
     esac
 }
