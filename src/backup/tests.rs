@@ -173,3 +173,22 @@ fn incremental_of_an_emptied_store_frees_everything() {
     assert_eq!(copy.begin_read().unwrap().live_pages(), 0);
     assert_eq!(copy.begin_read().unwrap().content_hash(), store.begin_read().unwrap().content_hash());
 }
+
+#[test]
+fn hostile_stream_full_with_a_lying_target_hash_fails_verify() {
+    let store = base();
+    let mut h = header(&store, 12);
+    h.features = 0;
+    h.base_version = 0;
+    h.base_hash = [0; 16];
+    let pages: Vec<(u64, u8)> = (0..12).map(|id| (id, id as u8 + 1)).collect();
+    let good = stream(&h, &pages, &[], &[(0, 12)]);
+    assert!(super::verify_backup(&good[..]).unwrap().content_checked);
+    let mut bad_pages = pages.clone();
+    bad_pages[4].1 = 0x77;
+    let e = super::verify_backup(&stream(&h, &bad_pages, &[], &[(0, 12)])[..]).unwrap_err();
+    assert!(matches!(e, Error::Backup(BackupError::TargetHashMismatch { .. })), "{e}");
+    // Pages that are not the live set.
+    let e = super::verify_backup(&stream(&h, &pages[..11], &[], &[(0, 12)])[..]).unwrap_err();
+    assert!(matches!(e, Error::Backup(BackupError::LiveSet(_))), "{e}");
+}
