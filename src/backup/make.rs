@@ -203,7 +203,9 @@ impl<'a, W: Write> Visitor<'a> for Content<'_, 'a, W> {
     fn entry(&mut self, id: u64, e: &Entry) -> Flow {
         let s = self.source;
         let result = read_page(&s.reader, s.zero_page, e, id, Check::Full { zero_hash: s.zero_hash })
-            .and_then(|bytes| self.out.page(id, e.birth, bytes));
+            // `read_page` checked the bytes against `e.content`: the record
+            // check reuses it.
+            .and_then(|bytes| self.out.page(id, e.birth, bytes, Some(e.content)));
         match result {
             Ok(()) => Flow::Continue(()),
             Err(err) => {

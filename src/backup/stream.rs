@@ -169,13 +169,17 @@ fn arr16(b: &[u8], at: usize) -> [u8; 16] {
     b[at..at + 16].try_into().expect("16 bytes")
 }
 
-/// The checksum of record `seq` of the stream whose header checksum is `key`.
-fn record_check(key: &[u8], seq: u64, head: &[u8], payload: &[u8]) -> Hash16 {
+/// The checksum of record `seq` of the stream whose header checksum is `key`:
+/// over the framing and `checked`, the payload as checked (a page record's
+/// bytes enter as their hash16, SPEC.md C.3).
+fn record_check(key: &[u8], seq: u64, head: &[u8], checked: &[&[u8]]) -> Hash16 {
     let mut h = blake3::Hasher::new();
     h.update(key);
     h.update(&seq.to_le_bytes());
     h.update(head);
-    h.update(payload);
+    for part in checked {
+        h.update(part);
+    }
     let mut out = [0u8; 16];
     out.copy_from_slice(&h.finalize().as_bytes()[..16]);
     out
@@ -257,41 +261,42 @@ impl<W: Write> StreamWriter<W> {
         })
     }
 
-    fn record(&mut self, kind: u8, parts: &[&[u8]]) -> Result<()> {
+    /// Writes one record of `parts`; `checked` is what its check covers
+    /// after the framing (the parts themselves, but for a page's bytes).
+    fn record(&mut self, kind: u8, parts: &[&[u8]], checked: &[&[u8]]) -> Result<()> {
         let len: usize = parts.iter().map(|p| p.len()).sum();
         let mut head = [0u8; RECORD_HEAD];
         head[0] = kind;
         head[4..8].copy_from_slice(&(len as u32).to_le_bytes());
-        let mut h = blake3::Hasher::new();
-        h.update(&self.key);
-        h.update(&self.counts.records.to_le_bytes());
-        h.update(&head);
+        let check = record_check(&self.key, self.counts.records, &head, checked);
         self.sink.write_all(&head).map_err(write_err)?;
-        self.digest.update(&head);
         for p in parts {
-            h.update(p);
-            self.digest.update(p);
             self.sink.write_all(p).map_err(write_err)?;
         }
-        let check = h.finalize();
-        let check = &check.as_bytes()[..16];
-        self.digest.update(check);
-        self.sink.write_all(check).map_err(write_err)?;
+        self.sink.write_all(&check).map_err(write_err)?;
+        self.digest.update(&head);
+        self.digest.update(&check);
         self.counts.records += 1;
         self.bytes += (RECORD_HEAD + len + RECORD_CHECK) as u64;
         Ok(())
     }
 
     /// A page record (ids strictly ascending, before any ranges). An all-zero
-    /// page is written without its bytes.
-    pub fn page(&mut self, id: u64, birth: u64, bytes: &[u8]) -> Result<()> {
+    /// page is written without its bytes. `content` is hash16 of `bytes` when
+    /// the caller has it (a page read and checked against its entry).
+    pub fn page(&mut self, id: u64, birth: u64, bytes: &[u8], content: Option<Hash16>) -> Result<()> {
         let zero = bytes.iter().all(|&b| b == 0);
         let mut head = [0u8; PAGE_HEAD];
         head[0..8].copy_from_slice(&id.to_le_bytes());
         head[8..16].copy_from_slice(&birth.to_le_bytes());
         head[16..20].copy_from_slice(&(if zero { PAGE_ZERO } else { 0 }).to_le_bytes());
         self.counts.pages += 1;
-        if zero { self.record(KIND_PAGE, &[&head]) } else { self.record(KIND_PAGE, &[&head, bytes]) }
+        if zero {
+            self.record(KIND_PAGE, &[&head], &[&head])
+        } else {
+            let content = content.unwrap_or_else(|| crate::format::hash16(bytes));
+            self.record(KIND_PAGE, &[&head, bytes], &[&head, &content])
+        }
     }
 
     /// A range of the freed (`KIND_FREED`) or live (`KIND_LIVE`) section,
@@ -316,7 +321,7 @@ impl<W: Write> StreamWriter<W> {
     fn flush_ranges(&mut self) -> Result<()> {
         if !self.ranges.is_empty() {
             let ranges = std::mem::take(&mut self.ranges);
-            self.record(self.ranges_kind, &[&ranges])?;
+            self.record(self.ranges_kind, &[&ranges], &[&ranges])?;
         }
         Ok(())
     }
@@ -332,7 +337,7 @@ impl<W: Write> StreamWriter<W> {
         }
         t.extend_from_slice(&target_hash);
         t.extend_from_slice(self.digest.clone().finalize().as_bytes());
-        self.record(KIND_TRAILER, &[&t])?;
+        self.record(KIND_TRAILER, &[&t], &[&t])?;
         let out = match self.sink {
             Sink::Plain(w) => w,
             #[cfg(feature = "backup-zstd")]
@@ -455,12 +460,17 @@ impl<R: Read> StreamReader<R> {
         }
         let mut check = [0u8; RECORD_CHECK];
         read_exact(&mut self.source, &mut check, at + (RECORD_HEAD + len) as u64)?;
-        if record_check(&self.key, self.counts.records, &head, &payload) != check {
+        let expected = if kind == KIND_PAGE && len > PAGE_HEAD {
+            let content = crate::format::hash16(&payload[PAGE_HEAD..]);
+            record_check(&self.key, self.counts.records, &head, &[&payload[..PAGE_HEAD], &content])
+        } else {
+            record_check(&self.key, self.counts.records, &head, &[&payload])
+        };
+        if expected != check {
             return Err(self.malformed(at, "record checksum mismatch (damaged, reordered, or from another stream)"));
         }
         let digest_before = self.digest.clone();
         self.digest.update(&head);
-        self.digest.update(&payload);
         self.digest.update(&check);
         self.offset = at + (RECORD_HEAD + len + RECORD_CHECK) as u64;
         let counted = self.counts;
@@ -609,8 +619,8 @@ mod tests {
     fn stream() -> Vec<u8> {
         let mut out = Vec::new();
         let mut w = StreamWriter::new(&mut out, &header(), None).unwrap();
-        w.page(4, 5, &[3u8; 1024]).unwrap();
-        w.page(8, 9, &[0u8; 1024]).unwrap();
+        w.page(4, 5, &[3u8; 1024], None).unwrap();
+        w.page(8, 9, &[0u8; 1024], None).unwrap();
         w.range(KIND_FREED, 10, 2).unwrap();
         w.range(KIND_LIVE, 0, 9).unwrap();
         w.range(KIND_LIVE, 20, 5).unwrap();
@@ -665,8 +675,8 @@ mod tests {
         // stream; the reader refuses it by order alone.
         let mut out = Vec::new();
         let mut w = StreamWriter::new(&mut out, &header(), None).unwrap();
-        w.page(8, 9, &[1u8; 1024]).unwrap();
-        w.page(8, 9, &[1u8; 1024]).unwrap();
+        w.page(8, 9, &[1u8; 1024], None).unwrap();
+        w.page(8, 9, &[1u8; 1024], None).unwrap();
         w.finish([2; 16]).unwrap();
         let err = read_all(&out).unwrap_err();
         assert!(matches!(err, Error::Backup(BackupError::Malformed { .. })), "{err}");

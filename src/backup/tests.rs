@@ -43,7 +43,7 @@ fn stream(h: &StreamHeader, pages: &[(u64, u8)], freed: &[(u64, u64)], live: &[(
     let mut out = Vec::new();
     let mut w = StreamWriter::new(&mut out, h, None).unwrap();
     for &(id, b) in pages {
-        w.page(id, h.target_version, &[b; P]).unwrap();
+        w.page(id, h.target_version, &[b; P], None).unwrap();
     }
     for &(s, c) in freed {
         w.range(KIND_FREED, s, c).unwrap();
