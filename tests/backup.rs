@@ -36,8 +36,7 @@ fn model_of(store: &Store<P>) -> Model {
 }
 
 fn restore_mem(stream: &[u8]) -> Store<P> {
-    Store::<P>::restore_backup_on(MemoryStorage::with_capacity(256 << 20).unwrap(), Options::default(), stream)
-        .unwrap()
+    Store::<P>::restore_backup_on(MemoryStorage::with_capacity(256 << 20).unwrap(), Options::default(), stream).unwrap()
 }
 
 /// One random commit: allocate, write, zero, free.

@@ -68,9 +68,8 @@ fn write_golden() {
         w.commit().unwrap();
         let mut out = Vec::new();
         let base = reports.last().map(|r: &mappedpages::BackupReport| (r.version, r.content_hash));
-        let r = store
-            .backup(&mut out, At::Version(store.version()), BackupOptions { base, ..Default::default() })
-            .unwrap();
+        let r =
+            store.backup(&mut out, At::Version(store.version()), BackupOptions { base, ..Default::default() }).unwrap();
         std::fs::write(golden(&format!("backup-v1-{step}.mpb")), out).unwrap();
         reports.push(r);
     }
@@ -85,7 +84,8 @@ fn golden_streams_of_version_1_still_verify_and_restore() {
     let chain: Vec<PathBuf> = (0..3).map(|s| golden(&format!("backup-v1-{s}.mpb"))).collect();
     // The content hashes recorded when the files were made: the hash, too,
     // must not drift.
-    let hashes = ["5d15a54b504abc4e7e12aa08f389ee83", "6f45bb0f29696286c1d57efe2cf50623", "2add6336afb22307b6300ae7ad213332"];
+    let hashes =
+        ["5d15a54b504abc4e7e12aa08f389ee83", "6f45bb0f29696286c1d57efe2cf50623", "2add6336afb22307b6300ae7ad213332"];
     let dir = tempfile::tempdir().unwrap();
     for k in 0..3 {
         let info = verify_backup(std::fs::File::open(&chain[k]).unwrap()).unwrap();

@@ -40,7 +40,7 @@ fn backup_to(store: &Store<PAGE>, path: &Path, options: BackupOptions) -> Res<(f
 /// A sequential write of `bytes` pseudo-random bytes in 1 MiB calls, then
 /// fsync: seconds.
 fn raw_write(path: &Path, bytes: u64) -> Res<f64> {
-    let chunk: Vec<u8> = (0..256).flat_map(|i| page_template(i)).collect();
+    let chunk: Vec<u8> = (0..256).flat_map(page_template).collect();
     let t = Instant::now();
     let mut f = File::create(path)?;
     let mut left = bytes;
@@ -97,7 +97,12 @@ pub fn run(args: &Args, engines: &[Kind], work: &Path) -> Res<Vec<Row>> {
             w.write(ids[i as usize], &buf).map_err(err)?;
         }
         w.commit().map_err(err)?;
-        eprintln!("  [setup] {:<11} built a {} MiB store for W7 in {:.2} s", "mappedpages", args.backup_mib, t.elapsed().as_secs_f64());
+        eprintln!(
+            "  [setup] {:<11} built a {} MiB store for W7 in {:.2} s",
+            "mappedpages",
+            args.backup_mib,
+            t.elapsed().as_secs_f64()
+        );
 
         let (mut f, mut r, mut it, mut ib) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for run in 0..args.runs {
@@ -106,8 +111,9 @@ pub fn run(args: &Args, engines: &[Kind], work: &Path) -> Res<Vec<Row>> {
             let incr = BackupOptions { base: Some(base), ..Default::default() };
             let (is_, ibytes) = backup_to(&store, &dir.join("incr.mpb"), incr)?;
             let t = Instant::now();
-            let restored = Store::<PAGE>::restore_backup(dir.join("restored.mp"), BufReader::new(File::open(&full_path)?))
-                .map_err(err)?;
+            let restored =
+                Store::<PAGE>::restore_backup(dir.join("restored.mp"), BufReader::new(File::open(&full_path)?))
+                    .map_err(err)?;
             let rs = t.elapsed().as_secs_f64();
             drop(restored);
             fs::remove_file(dir.join("restored.mp"))?;
@@ -117,7 +123,12 @@ pub fn run(args: &Args, engines: &[Kind], work: &Path) -> Res<Vec<Row>> {
                 // In the same run, right after: the disk and the machine's
                 // other load as the engine saw them.
                 let secs = raw_write(&dir.join("raw.dat"), fb)?;
-                eprintln!("  [W7] raw         run {}/{}: sequential write of {fb} bytes: {:.1} MB/s", run + 1, args.runs, mb / secs);
+                eprintln!(
+                    "  [W7] raw         run {}/{}: sequential write of {fb} bytes: {:.1} MB/s",
+                    run + 1,
+                    args.runs,
+                    mb / secs
+                );
                 raw.push(mb / secs);
             }
             eprintln!(
@@ -153,7 +164,12 @@ pub fn run(args: &Args, engines: &[Kind], work: &Path) -> Res<Vec<Row>> {
             let Some(bytes) = e.copy_to(&copy)? else { break };
             let secs = t.elapsed().as_secs_f64();
             fs::remove_file(&copy)?;
-            eprintln!("  [W7] lmdb        run {}/{}: env copy {:.1} MB/s", run + 1, args.runs, bytes as f64 / 1e6 / secs);
+            eprintln!(
+                "  [W7] lmdb        run {}/{}: env copy {:.1} MB/s",
+                run + 1,
+                args.runs,
+                bytes as f64 / 1e6 / secs
+            );
             xs.push(bytes as f64 / 1e6 / secs);
         }
         if let Some(m) = median(xs) {

@@ -84,7 +84,10 @@ pub(crate) fn hex(b: &[u8]) -> String {
 }
 
 /// Applies the stream `input` to `store` (see the module docs).
-pub(crate) fn apply_stream<const P: usize, R: Read>(store: &Store<P>, mut stream: StreamReader<R>) -> Result<ApplyReport> {
+pub(crate) fn apply_stream<const P: usize, R: Read>(
+    store: &Store<P>,
+    mut stream: StreamReader<R>,
+) -> Result<ApplyReport> {
     let h = stream.header;
     check_base(store, &h)?;
     let mut w = store.begin_write()?;

@@ -102,7 +102,8 @@ pub(crate) fn make_backup<W: Write>(source: &Source<'_>, out: W, options: Backup
 
     // 1. Pages (and, for an incremental, the freed ranges).
     let prune = if options.base.is_some() { Prune::WrittenAfter(base_version) } else { Prune::Live };
-    let mut content = Content { source, out: &mut w, incremental: options.base.is_some(), freed: Vec::new(), error: None };
+    let mut content =
+        Content { source, out: &mut w, incremental: options.base.is_some(), freed: Vec::new(), error: None };
     if has_table {
         let _ = walk.pruned(prune).table(&mut content, &root.table, root.table_depth);
     } else if options.base.is_some() {

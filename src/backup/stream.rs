@@ -405,7 +405,11 @@ impl<R: Read> StreamReader<R> {
                     .map_err(|source| Error::Io { context: "starting a zstd decoder", source })?,
             )),
             #[cfg(not(feature = "backup-zstd"))]
-            _ => return Err(BackupError::Unsupported("zstd body (built without the feature `backup-zstd`)".into()).into()),
+            _ => {
+                return Err(
+                    BackupError::Unsupported("zstd body (built without the feature `backup-zstd`)".into()).into()
+                );
+            }
         };
         let mut digest = blake3::Hasher::new();
         digest.update(&head);
@@ -518,7 +522,7 @@ impl<R: Read> StreamReader<R> {
                     self.section = section;
                     self.next_min = 0;
                 }
-                if len == 0 || len % 16 != 0 {
+                if len == 0 || !len.is_multiple_of(16) {
                     return Err(self.malformed(at, "ranges record length is not a positive multiple of 16"));
                 }
                 let mut ranges = Vec::with_capacity(len / 16);

@@ -130,7 +130,11 @@ impl<const P: usize> Store<P> {
 
     /// Creates the file at `path`, restores `first` into it and applies
     /// `rest` in order; removes the file on any error.
-    fn restore_into<R: Read, I: Read>(path: &Path, first: StreamReader<R>, rest: impl Iterator<Item = I>) -> Result<Self> {
+    fn restore_into<R: Read, I: Read>(
+        path: &Path,
+        first: StreamReader<R>,
+        rest: impl Iterator<Item = I>,
+    ) -> Result<Self> {
         let options = Options::default();
         let storage = FileStorage::open(path, FileMode::Create, options.reserve).map_err(open_error)?;
         let result = (|| {
