@@ -109,16 +109,7 @@ impl<const P: usize> Store<P> {
     /// stream is refused before anything is written.
     pub fn restore_chain(path: impl AsRef<Path>, streams: &[impl AsRef<Path>]) -> Result<Self> {
         let path = path.as_ref();
-        let open = |p: &Path| File::open(p).map_err(|source| Error::Io { context: "opening a backup stream", source });
-        let mut prev: Option<crate::backup::StreamInfo> = None;
-        for (index, s) in streams.iter().enumerate() {
-            let info = verify_stream(BufReader::new(open(s.as_ref())?))?;
-            check_link(prev.as_ref(), &info, index, P)?;
-            prev = Some(info);
-        }
-        if prev.is_none() {
-            return Err(Error::InvalidArgument("a chain needs at least one stream"));
-        }
+        check_chain(streams, P)?;
         let mut readers = Vec::with_capacity(streams.len());
         for s in streams {
             readers.push(BufReader::new(open(s.as_ref())?));
@@ -150,6 +141,42 @@ impl<const P: usize> Store<P> {
         }
         result
     }
+}
+
+impl<const P: usize> Store<P> {
+    /// Verifies a chain without a store file: every stream and link as
+    /// [`restore_chain`](Store::restore_chain) checks them, then the chain is
+    /// applied to a store in memory, which checks each incremental's live set
+    /// and target content hash against the version before it. Returns what
+    /// the last stream holds. Memory: the whole restored store.
+    pub fn verify_chain(streams: &[impl AsRef<Path>]) -> Result<crate::backup::StreamInfo> {
+        let mut last = check_chain(streams, P)?;
+        let store = Self::restore_backup_on(
+            crate::storage::MemoryStorage::new().map_err(Error::io("creating a memory store"))?,
+            Options::default(),
+            BufReader::new(open(streams[0].as_ref())?),
+        )?;
+        for (i, s) in streams.iter().enumerate().skip(1) {
+            store.apply_backup(BufReader::new(open(s.as_ref())?)).map_err(|e| chain_error(e, i))?;
+        }
+        last.content_checked = store.begin_read()?.content_hash() == last.content_hash;
+        Ok(last)
+    }
+}
+
+fn open(p: &Path) -> Result<File> {
+    File::open(p).map_err(|source| Error::Io { context: "opening a backup stream", source })
+}
+
+/// Verifies every stream of a chain and every link; the last stream's info.
+fn check_chain(streams: &[impl AsRef<Path>], page_size: usize) -> Result<crate::backup::StreamInfo> {
+    let mut prev: Option<crate::backup::StreamInfo> = None;
+    for (index, s) in streams.iter().enumerate() {
+        let info = verify_stream(BufReader::new(open(s.as_ref())?))?;
+        check_link(prev.as_ref(), &info, index, page_size)?;
+        prev = Some(info);
+    }
+    prev.ok_or(Error::InvalidArgument("a chain needs at least one stream"))
 }
 
 /// The reader of `input`, a full stream (stream `index` of a chain).
