@@ -452,21 +452,24 @@ impl<R: Read> StreamReader<R> {
         if len > max {
             return Err(self.malformed(at, format!("record length {len} exceeds {max}")));
         }
-        // Read what arrives, never more than the bound: a lying length in a
-        // truncated stream allocates no more than the stream holds.
-        let mut payload = Vec::with_capacity(len.min(1 << 16));
-        let got = (&mut self.source)
-            .take(len as u64)
-            .read_to_end(&mut payload)
-            .map_err(|source| Error::Io { context: "reading a backup stream", source })?;
-        if got < len {
-            return Err(BackupError::Truncated { offset: at + (RECORD_HEAD + got) as u64 }.into());
-        }
+        // A page record's 20-byte head is read apart from its bytes, so the
+        // bytes land in a buffer of their own (no copy to strip the head).
+        let (page_head, mut payload) = if kind == KIND_PAGE && len >= PAGE_HEAD {
+            let mut h = [0u8; PAGE_HEAD];
+            read_exact(&mut self.source, &mut h, at + RECORD_HEAD as u64)?;
+            (Some(h), self.read_bounded(len - PAGE_HEAD, at + (RECORD_HEAD + PAGE_HEAD) as u64)?)
+        } else {
+            (None, self.read_bounded(len, at + RECORD_HEAD as u64)?)
+        };
         let mut check = [0u8; RECORD_CHECK];
         read_exact(&mut self.source, &mut check, at + (RECORD_HEAD + len) as u64)?;
-        let expected = if kind == KIND_PAGE && len > PAGE_HEAD {
-            let content = crate::format::hash16(&payload[PAGE_HEAD..]);
-            record_check(&self.key, self.counts.records, &head, &[&payload[..PAGE_HEAD], &content])
+        let expected = if let Some(h) = &page_head {
+            if payload.is_empty() {
+                record_check(&self.key, self.counts.records, &head, &[h])
+            } else {
+                let content = crate::format::hash16(&payload);
+                record_check(&self.key, self.counts.records, &head, &[h, &content])
+            }
         } else {
             record_check(&self.key, self.counts.records, &head, &[&payload])
         };
@@ -485,12 +488,12 @@ impl<R: Read> StreamReader<R> {
                 if self.section != Section::Pages {
                     return Err(self.malformed(at, "a page record after the ranges"));
                 }
-                if len < PAGE_HEAD {
+                let Some(h) = page_head else {
                     return Err(self.malformed(at, "page record too short"));
-                }
-                let id = u64_at(&payload, 0);
-                let birth = u64_at(&payload, 8);
-                let flags = u32_at(&payload, 16);
+                };
+                let id = u64_at(&h, 0);
+                let birth = u64_at(&h, 8);
+                let flags = u32_at(&h, 16);
                 if id < self.next_min || id >= next_id {
                     return Err(self.malformed(at, format!("page id {id} out of order or beyond next_id")));
                 }
@@ -500,10 +503,7 @@ impl<R: Read> StreamReader<R> {
                 }
                 let bytes = match (flags, len - PAGE_HEAD) {
                     (PAGE_ZERO, 0) => None,
-                    (0, n) if n == page_size => {
-                        payload.drain(..PAGE_HEAD);
-                        Some(payload)
-                    }
+                    (0, n) if n == page_size => Some(std::mem::take(&mut payload)),
                     _ => return Err(self.malformed(at, "page record flags and length disagree")),
                 };
                 self.next_min = id + 1;
@@ -575,6 +575,20 @@ impl<R: Read> StreamReader<R> {
                 Ok(None)
             }
         }
+    }
+
+    /// `len` bytes of the stream at `at`, read as they arrive: a lying
+    /// length in a truncated stream allocates no more than the stream holds.
+    fn read_bounded(&mut self, len: usize, at: u64) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(len.min(1 << 16));
+        let got = (&mut self.source)
+            .take(len as u64)
+            .read_to_end(&mut out)
+            .map_err(|source| Error::Io { context: "reading a backup stream", source })?;
+        if got < len {
+            return Err(BackupError::Truncated { offset: at + got as u64 }.into());
+        }
+        Ok(out)
     }
 
     /// The counts of a finished stream.
