@@ -257,6 +257,10 @@ fn base_and_stream() -> (Vec<u8>, Vec<u8>) {
     let new = w.alloc().unwrap();
     w.page_mut(new).unwrap()[7] = 7;
     w.commit().unwrap();
+    // A second commit: the stream's target is its base plus two.
+    let mut w = store.begin_write().unwrap();
+    w.page_mut(PageId::from_raw(0)).unwrap().fill(0x33);
+    w.commit().unwrap();
     (f, incremental(&store, &base).0)
 }
 
@@ -307,7 +311,8 @@ fn verify_reports_what_a_stream_holds() {
     assert_eq!(info.live_ids, 12);
     let inc = verify_backup(&i[..]).unwrap();
     assert_eq!(inc.base.map(|(v, _)| v), Some(info.version));
-    assert_eq!(inc.pages, 2);
+    assert_eq!(inc.pages, 3);
+    assert_eq!(inc.version.get(), info.version.get() + 2);
     assert_eq!(inc.live_ids, 12);
 }
 
