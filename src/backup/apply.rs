@@ -89,12 +89,12 @@ pub(crate) fn apply_stream<const P: usize, R: Read>(
     mut stream: StreamReader<R>,
 ) -> Result<ApplyReport> {
     let h = stream.header;
-    check_base(store, &h)?;
+    // The writer first: no commit can come between the base check and the
+    // transaction built on that base.
     let mut w = store.begin_write()?;
+    check_base(store, &h)?;
     let base = store.begin_read()?;
-    if base.version() != w.base_version() {
-        return Err(crate::error::Error::WriteInProgress);
-    }
+    debug_assert_eq!(base.version(), w.base_version(), "the writer is held: the newest version is its base");
     // Pages: every id with content at the target, ascending.
     let mut page_ids: Vec<u64> = Vec::new();
     let (mut freed, mut live) = (Vec::new(), Vec::new());
