@@ -36,6 +36,7 @@ max_len() {
     case "$1" in
         open_image) echo 65536 ;;
         v02_parse) echo 65536 ;;
+        backup_stream) echo 65536 ;;
         *) echo 1204 ;;
     esac
 }

@@ -139,6 +139,9 @@ pub enum Error {
     /// A long operation was cancelled through its [`Progress`](crate::Progress);
     /// it left nothing half-made behind.
     Cancelled,
+    /// A backup stream is damaged, unsupported, or does not fit where it is
+    /// restored or applied (see [`BackupError`](crate::BackupError)).
+    Backup(crate::backup::BackupError),
 }
 
 /// Who holds a store file's lock, in [`Error::Locked`].
@@ -212,6 +215,12 @@ pub enum Invalid {
     },
     /// `create_on` was given a storage that is not empty.
     NotEmpty,
+    /// A commit's version (a backup stream's target) is not newer than its base.
+    VersionNotNewer,
+    /// An incremental backup's base is not older than the version backed up.
+    BaseNotOlder,
+    /// A chain of backup streams to restore is empty.
+    EmptyChain,
     /// A sub-page id or root does not point at a sub-page directory page.
     NotASubPageDirectory,
     /// A sub-page directory was made for other page or sub-page sizes.
@@ -231,6 +240,9 @@ impl fmt::Display for Invalid {
                 write!(f, "data is {actual} bytes long; the call takes exactly {expected}")
             }
             Invalid::NotEmpty => f.write_str("the storage to create a store on is not empty"),
+            Invalid::VersionNotNewer => f.write_str("a commit's version must be newer than its base"),
+            Invalid::BaseNotOlder => f.write_str("an incremental's base must be older than the version backed up"),
+            Invalid::EmptyChain => f.write_str("a chain needs at least one stream"),
             Invalid::NotASubPageDirectory => {
                 f.write_str("sub-page id or root does not point at a sub-page directory page")
             }
@@ -322,6 +334,7 @@ impl fmt::Display for Error {
             Error::SnapshotNotFound(name) => write!(f, "no snapshot named {name:?}"),
             Error::VersionNotRetained { version, kept } => write!(f, "{version} is not kept: {kept}"),
             Error::Cancelled => f.write_str("cancelled"),
+            Error::Backup(e) => write!(f, "backup stream: {e}"),
         }
     }
 }

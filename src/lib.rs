@@ -73,6 +73,7 @@
 #![deny(unsafe_code, unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks, missing_docs)]
 
+mod backup;
 mod clock;
 mod error;
 mod geometry;
@@ -105,6 +106,9 @@ pub mod storage;
 pub mod testing;
 pub mod upgrade;
 
+pub use backup::{
+    ApplyReport, BackupError, BackupOptions, BackupReport, Differs, STREAM_VERSION, StreamInfo, verify_backup,
+};
 pub use error::{Error, Invalid, KeptVersions, Limit, LockHolder, Result, Structure};
 pub use ids::{ContentHash, PageId, Version};
 pub use progress::{NoProgress, Progress};

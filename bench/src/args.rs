@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use crate::engines::Kind;
 
 /// The workloads, in the order they are run and printed.
-pub const WORKLOADS: [&str; 6] = ["W1", "W2", "W3", "W4", "W5", "W6"];
+pub const WORKLOADS: [&str; 7] = ["W1", "W2", "W3", "W4", "W5", "W6", "W7"];
 
 pub const HELP: &str = "\
 peers — mappedpages against LMDB (heed), redb and the raw device
@@ -25,6 +25,10 @@ WORKLOADS (4 KiB pages; a \"page\" is a u64 key -> 4096-byte value for LMDB/redb
     W5  open time of a --open-mib store and of an empty one, ms, and their ratio
         (open = open the store + begin a read transaction; raw: n/a)
     W6  snapshot creation (n/a until mappedpages has snapshots)
+    W7  backup of a --backup-mib store with 1% of its pages new since a base:
+        full backup and restore MB/s (raw: sequential write + fsync of as many
+        bytes; lmdb: env copy, heed's copy_to_path), and the incremental's time
+        and bytes as ratios to the full backup's
 
 FLAGS:
     --pages N        data-set size in 4 KiB pages for W1-W4      [50000]
@@ -34,6 +38,7 @@ FLAGS:
     --batch N        W2: pages per commit                         [100]
     --reads N        W4: page reads per run                       [1000000]
     --open-mib N     W5: size of the big store, MiB of page data  [1024]
+    --backup-mib N   W7: size of the store, MiB of page data       [1024]
     --only LIST      workloads to run, e.g. W1,W3                 [all]
     --engines LIST   engines to run: mappedpages,lmdb,redb,raw    [all]
     --cold           W5: evict the store's files from the page cache
@@ -57,6 +62,7 @@ pub struct Args {
     pub batch: u64,
     pub reads: u64,
     pub open_mib: u64,
+    pub backup_mib: u64,
     pub only: Vec<&'static str>,
     pub engines: Vec<Kind>,
     pub cold: bool,
@@ -77,6 +83,7 @@ impl Default for Args {
             batch: 100,
             reads: 1_000_000,
             open_mib: 1024,
+            backup_mib: 1024,
             only: WORKLOADS.to_vec(),
             engines: Kind::ALL.to_vec(),
             cold: false,
@@ -103,6 +110,7 @@ impl Args {
         self.batch = 100;
         self.reads = 20_000;
         self.open_mib = 8;
+        self.backup_mib = 8;
     }
 }
 
@@ -130,6 +138,7 @@ pub fn parse(raw: impl IntoIterator<Item = String>) -> Result<Option<Args>, Stri
             "--batch" => args.batch = num(&flag, &value(&flag)?)?,
             "--reads" => args.reads = num(&flag, &value(&flag)?)?,
             "--open-mib" => args.open_mib = num(&flag, &value(&flag)?)?,
+            "--backup-mib" => args.backup_mib = num(&flag, &value(&flag)?)?,
             "--seed" => args.seed = value(&flag)?.parse().map_err(|e| format!("--seed: {e}"))?,
             "--only" => {
                 let v = value(&flag)?;
@@ -138,7 +147,7 @@ pub fn parse(raw: impl IntoIterator<Item = String>) -> Result<Option<Args>, Stri
                     let up = w.to_ascii_uppercase();
                     match WORKLOADS.iter().find(|k| **k == up) {
                         Some(k) => only.push(*k),
-                        None => return Err(format!("--only: unknown workload {w:?} (W1..W6)")),
+                        None => return Err(format!("--only: unknown workload {w:?} (W1..W7)")),
                     }
                 }
                 if only.is_empty() {

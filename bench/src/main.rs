@@ -4,6 +4,7 @@
 mod args;
 mod engines;
 mod report;
+mod w7;
 
 use std::fs;
 use std::hint::black_box;
@@ -326,6 +327,8 @@ fn run_workloads(args: &Args, engines: &[Kind], work: &Path) -> Res<Vec<Row>> {
         }
     }
 
+    let w7_rows = if args.wants("W7") { w7::run(args, engines, work)? } else { Vec::new() };
+
     let mut rows = Vec::new();
     for (key, row) in
         [("W1", w1), ("W2", w2), ("W3", w3), ("W4", w4), ("W5", w5), ("W5", w5e), ("W5", w5r), ("W6", w6s), ("W6", w6b)]
@@ -334,12 +337,13 @@ fn run_workloads(args: &Args, engines: &[Kind], work: &Path) -> Res<Vec<Row>> {
             rows.push(row);
         }
     }
+    rows.extend(w7_rows);
     Ok(rows)
 }
 
 /// Loads pages `0..pages` untimed, in commits of at most 16 384 pages (64 MiB)
 /// so that building a big store does not need it all in memory at once.
-fn load_chunked(e: &mut dyn Engine, pages: u64) -> Res<()> {
+pub(crate) fn load_chunked(e: &mut dyn Engine, pages: u64) -> Res<()> {
     const CHUNK: u64 = 16_384;
     let mut start = 0;
     while start < pages {

@@ -5,6 +5,7 @@
 //! Input layouts (all targets ignore trailing bytes that do not make a whole op):
 //!
 //! - `open_image`: the bytes are a store file image, as is.
+//! - `backup_stream`: the bytes are a backup stream, as is.
 //! - `crash_workload`: `[flags, k_lo, k_hi, seed, ops...]`. `flags` bit 0: 1 =
 //!   `Durability::Eventual`; bits 1–2: how the final crash treats unsynced writes
 //!   (see [`tear`]); bit 3: cut the power at storage operation `k` (u16 LE).
@@ -14,8 +15,10 @@
 //!
 //! `ops` is [`Op::decode_all`]'s encoding, three bytes an op.
 
+mod backup;
 mod image;
 
+pub use backup::backup_stream;
 pub use image::{ImageStats, open_image};
 
 use mappedpages::Durability;

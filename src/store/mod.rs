@@ -2,6 +2,7 @@
 //! transactions (`crate::shared`): opening and creating, transactions, stats,
 //! verify, and (in `versions`) snapshots, history, restore and export.
 
+mod backup;
 mod inspect;
 mod versions;
 
@@ -196,6 +197,12 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
     /// # Ok::<(), mappedpages::Error>(())
     /// ```
     pub fn create_on(storage: impl Storage, options: Options) -> Result<Self> {
+        Self::create_identified(storage, options, None)
+    }
+
+    /// [`create_on`](Store::create_on), with the store id given (a restore
+    /// keeps its source's) or a fresh one.
+    pub(crate) fn create_identified(storage: impl Storage, options: Options, id: Option<[u8; 16]>) -> Result<Self> {
         let () = Self::VALID_PAGE_SIZE;
         if !storage.is_empty() {
             return Err(Error::InvalidArgument(Invalid::NotEmpty));
@@ -212,7 +219,7 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
             incompat_features: 0,
             compat_features: 0,
             created_nanos: now_nanos(),
-            store_id,
+            store_id: id.unwrap_or(store_id),
         };
         let root = Root { version: 0, commit_nanos: now_nanos(), file_len: meta, ..Root::default() };
         storage.grow(meta).map_err(Error::io("creating the store"))?;

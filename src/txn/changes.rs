@@ -23,4 +23,10 @@ pub(crate) struct Changes<'t> {
     pub next_id: u64,
     /// Snapshots to create or delete and history windows to set, in order.
     pub ops: &'t [VersionOp],
+    /// The version to commit as, when it is not the base's plus one (applying
+    /// a backup stream commits at the stream's target version).
+    pub commit_as: Option<u64>,
+    /// The content hash the new table must have; the commit fails before its
+    /// root is written if it has another (applying a backup stream).
+    pub expect_content: Option<crate::format::Hash16>,
 }

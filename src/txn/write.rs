@@ -34,6 +34,10 @@ pub struct WriteTxn<'s, const PAGE_SIZE: usize> {
     /// Version operations (snapshots, history window) committed with the
     /// pages, in order.
     pub(crate) ops: Vec<VersionOp>,
+    /// See `Changes::commit_as` (backup apply only).
+    pub(crate) commit_as: Option<u64>,
+    /// See `Changes::expect_content` (backup apply only).
+    pub(crate) expect_content: Option<crate::format::Hash16>,
 }
 
 impl<'s, const P: usize> WriteTxn<'s, P> {
@@ -55,6 +59,8 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
             pages: BTreeMap::new(),
             hole_cursor: 0,
             ops: Vec::new(),
+            commit_as: None,
+            expect_content: None,
         };
         if txn.state.as_ref().is_some_and(|s| s.poisoned) {
             return Err(Error::NeedsReopen);
@@ -329,7 +335,13 @@ impl<'s, const P: usize> WriteTxn<'s, P> {
     /// ```
     pub fn commit(mut self) -> Result<Version> {
         let state = self.state.take().expect("state present until commit or drop");
-        let changes = Changes { pages: &self.pages, next_id: self.next_id, ops: &self.ops };
+        let changes = Changes {
+            pages: &self.pages,
+            next_id: self.next_id,
+            ops: &self.ops,
+            commit_as: self.commit_as,
+            expect_content: self.expect_content,
+        };
         let (result, state) = super::commit::commit(self.shared, &self.base, self.reader(), changes, state);
         self.state = Some(state);
         result

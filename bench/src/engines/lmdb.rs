@@ -64,6 +64,12 @@ impl Lmdb {
 }
 
 impl Engine for Lmdb {
+    fn copy_to(&self, path: &Path) -> Res<Option<u64>> {
+        let f = self.env.copy_to_path(path, heed::CompactionOption::Disabled)?;
+        f.sync_all()?;
+        Ok(Some(f.metadata()?.len()))
+    }
+
     fn load(&mut self, start: u64, count: u64) -> Res<()> {
         let mut wtxn = self.env.write_txn()?;
         for i in start..start + count {

@@ -34,6 +34,12 @@ pub trait Engine {
     fn snapshot(&mut self, _name: &str) -> Res<bool> {
         Ok(false)
     }
+    /// Copies the store to a new file at `path`, synced, as the engine's own
+    /// backup does (W7); the copy's length, or `None` when the engine has no
+    /// such call here.
+    fn copy_to(&self, _path: &Path) -> Res<Option<u64>> {
+        Ok(None)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -114,6 +114,13 @@ fn plan<'t>(
     // at the next open.
     let version =
         base.version.checked_add(1).filter(|&v| v < u64::MAX).ok_or(Error::Full(crate::error::Limit::Versions))?;
+    // A backup stream's apply commits at its target version (checked newer
+    // than the base by the apply).
+    let version = match changes.commit_as {
+        Some(v) if v > base.version && v < u64::MAX => v,
+        Some(_) => return Err(Error::InvalidArgument(crate::error::Invalid::VersionNotNewer)),
+        None => version,
+    };
     let now = now_nanos();
 
     // 1. The version operations, checked before anything else.
@@ -172,6 +179,16 @@ fn plan<'t>(
     // 4. The table.
     let Placed { changes: entries, data, data_written, table_depth } = placed;
     let table = rewrite(&reader, geo, base.table, base.table_depth, table_depth, &entries, &mut space, &mut batch)?;
+    if let Some(expected) = changes.expect_content {
+        let content = if table.location == 0 { [0; 16] } else { table.content };
+        if content != expected {
+            return Err(crate::backup::BackupError::TargetHashMismatch {
+                expected: crate::ids::ContentHash(expected),
+                found: crate::ids::ContentHash(content),
+            }
+            .into());
+        }
+    }
 
     // 5. The free map and the lists.
     let summary = VersionSummary { version, commit_nanos: now, next_id: changes.next_id, table_depth, table };
