@@ -221,6 +221,8 @@ pub enum Invalid {
     BaseNotOlder,
     /// A chain of backup streams to restore is empty.
     EmptyChain,
+    /// The call needs a cargo feature this build lacks (its name).
+    NeedsFeature(&'static str),
     /// A sub-page id or root does not point at a sub-page directory page.
     NotASubPageDirectory,
     /// A sub-page directory was made for other page or sub-page sizes.
@@ -243,6 +245,7 @@ impl fmt::Display for Invalid {
             Invalid::VersionNotNewer => f.write_str("a commit's version must be newer than its base"),
             Invalid::BaseNotOlder => f.write_str("an incremental's base must be older than the version backed up"),
             Invalid::EmptyChain => f.write_str("a chain needs at least one stream"),
+            Invalid::NeedsFeature(name) => write!(f, "this needs the cargo feature `{name}`"),
             Invalid::NotASubPageDirectory => {
                 f.write_str("sub-page id or root does not point at a sub-page directory page")
             }

@@ -246,7 +246,7 @@ impl<W: Write> StreamWriter<W> {
                 Sink::Zstd(z)
             }
             #[cfg(not(feature = "backup-zstd"))]
-            Some(_) => return Err(Error::InvalidArgument("zstd compression needs the feature `backup-zstd`")),
+            Some(_) => return Err(Error::InvalidArgument(crate::error::Invalid::NeedsFeature("backup-zstd"))),
         };
         let mut digest = blake3::Hasher::new();
         digest.update(&head);
