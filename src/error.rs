@@ -114,6 +114,11 @@ pub enum Error {
     /// committed). Widen the window with [`Store::set_history`](crate::Store::set_history)
     /// to keep more.
     VersionNotRetained(crate::ids::Version),
+    /// The allocation strategy answered with space that is not whole free
+    /// pages of the data area, or more than it was asked for (see
+    /// [`AllocationStrategy`](crate::AllocationStrategy)). The commit was
+    /// refused before anything was written; the store is as it was.
+    BadPlacement(String),
 }
 
 impl Error {
@@ -155,6 +160,7 @@ impl fmt::Display for Error {
             Error::SnapshotExists(name) => write!(f, "a snapshot named {name:?} exists already"),
             Error::SnapshotNotFound(name) => write!(f, "no snapshot named {name:?}"),
             Error::VersionNotRetained(v) => write!(f, "{v} is not retained (outside the history window)"),
+            Error::BadPlacement(why) => write!(f, "placement refused: {why}"),
         }
     }
 }

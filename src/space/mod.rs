@@ -5,6 +5,11 @@
 mod alloc;
 mod batch;
 mod bits;
+mod buddy;
+mod choice;
+mod first_fit;
+mod fit;
+mod index;
 mod map;
 mod next_fit;
 mod pending;
@@ -14,9 +19,11 @@ mod strategy;
 pub(crate) use alloc::Allocator;
 pub(crate) use batch::{Batch, PageWrite};
 pub(crate) use bits::count_free;
-pub(crate) use map::{SpaceMap, bits_in_use, read_map_node};
+pub(crate) use map::{bits_in_use, read_map_node};
 pub(crate) use next_fit::NextFit;
 pub(crate) use pending::{
     PendingGroup, encode_chain, load_chain, page_records, pages_for, read_chain, summary_is_sane,
 };
-pub(crate) use strategy::{AllocationStrategy, CommitShape};
+pub use choice::Allocation;
+pub use map::SpaceMap;
+pub use strategy::{AllocationStrategy, CommitShape, Placement, Request};
