@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use crate::error::Error;
 use crate::ids::PageId;
 use crate::storage::{CrashControl, CrashStorage, Fault, TearPattern};
+use crate::space::Allocation;
 use crate::store::{Durability, Options, Store};
 
 /// Page size the harness uses: small pages make deep trees with few pages.
@@ -123,6 +124,8 @@ struct Model {
     stats: RunStats,
     /// A fault fired: the store may refuse work until reopened.
     broken: bool,
+    /// The strategy every open of the run places pages with.
+    allocation: Allocation,
     /// A sync failed since the last power cut. SPEC.md section 9 leaves a
     /// window there (a failed sync at settle cannot hide the root it could
     /// not make durable), so the harness reboots rather than reopening from
@@ -130,8 +133,14 @@ struct Model {
     sync_failed: bool,
 }
 
-fn options(durability: Durability) -> Options {
-    Options { durability, eventual_sync_bytes: 64 << 10, presync_bytes: 256 << 10, ..Options::default() }
+fn options(durability: Durability, allocation: &Allocation) -> Options {
+    Options {
+        durability,
+        eventual_sync_bytes: 64 << 10,
+        presync_bytes: 256 << 10,
+        allocation: allocation.clone(),
+        ..Options::default()
+    }
 }
 
 impl Model {
@@ -171,7 +180,7 @@ impl Model {
     fn kill_and_reopen(&mut self, ctl: &CrashControl) -> Result<Store<PAGE>, String> {
         let disk = ctl.kill().map_err(|e| e.to_string())?;
         let store =
-            Store::<PAGE>::open_on(disk, options(self.config.durability)).map_err(|e| format!("reopen failed: {e}"))?;
+            Store::<PAGE>::open_on(disk, options(self.config.durability, &self.allocation)).map_err(|e| format!("reopen failed: {e}"))?;
         let v = store.version().get();
         let (latest, _) = self.latest();
         let expected = match &self.in_flight {
@@ -201,7 +210,7 @@ impl Model {
         *ctl = disk.control();
         self.sync_failed = false;
         let store =
-            Store::<PAGE>::open_on(disk, options(self.config.durability)).map_err(|e| format!("reopen failed: {e}"))?;
+            Store::<PAGE>::open_on(disk, options(self.config.durability, &self.allocation)).map_err(|e| format!("reopen failed: {e}"))?;
         let reader = store.begin_read().map_err(|e| e.to_string())?;
         let v = reader.version().get();
         let expected = match (&self.in_flight, self.versions.get(&v)) {
@@ -265,9 +274,15 @@ pub fn check_content(reader: &crate::txn::ReadTxn<'_, PAGE>, expected: &Content)
 /// see their version byte for byte; at the end, freeing everything returns the
 /// space. Returns what happened, or the first broken promise.
 pub fn run(ops: &[Op], config: RunConfig) -> Result<RunStats, String> {
+    run_with(ops, config, Allocation::default())
+}
+
+/// [`run`] with every open of the store placing pages by `allocation`.
+pub fn run_with(ops: &[Op], config: RunConfig, allocation: Allocation) -> Result<RunStats, String> {
     let disk = CrashStorage::new().map_err(|e| e.to_string())?;
     let mut ctl = disk.control();
-    let mut store = Store::<PAGE>::create_on(disk, options(config.durability)).map_err(|e| format!("create: {e}"))?;
+    let mut store = Store::<PAGE>::create_on(disk, options(config.durability, &allocation))
+        .map_err(|e| format!("create: {e}"))?;
     ctl.set_fault(config.fault);
     let mut m = Model {
         config,
@@ -276,6 +291,7 @@ pub fn run(ops: &[Op], config: RunConfig) -> Result<RunStats, String> {
         in_flight: None,
         stats: RunStats::default(),
         broken: false,
+        allocation,
         sync_failed: false,
     };
     let mut i = 0;

@@ -89,7 +89,8 @@ impl<I: FreeIndex> Indexed<I> {
             let spp = map.page_sectors();
             let mut index = I::empty();
             let mut ok = true;
-            map.scan_holes(map.first_data_sector(), 1, u64::MAX, |start, pages| {
+            let all = map.file_sectors() / spp;
+            map.scan_holes(map.first_data_sector(), 1, all, |start, pages| {
                 ok &= index.add(start / spp, pages);
                 true
             })?;

@@ -10,6 +10,8 @@ mod choice;
 mod first_fit;
 mod fit;
 mod index;
+#[cfg(test)]
+mod index_tests;
 mod map;
 mod next_fit;
 mod pending;
