@@ -98,7 +98,7 @@ pub use compat::{
     SubPageAllocator, SubPageId,
 };
 pub use readonly::{ReadOnlyPager, ReadOnlyStore};
-pub use space::{Allocation, AllocationStrategy, CommitShape, Placement, Request, SpaceMap};
+pub use space::{Allocation, AllocationStrategy, CommitShape, FreeSpace, Placement, Request, SpaceMap};
 
 /// The README's examples, compiled and run as doc tests.
 #[doc = include_str!("../README.md")]

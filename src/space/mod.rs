@@ -15,6 +15,7 @@ mod index_tests;
 mod map;
 mod next_fit;
 mod pending;
+mod report;
 mod runs;
 mod strategy;
 
@@ -28,4 +29,6 @@ pub(crate) use pending::{
 };
 pub use choice::Allocation;
 pub use map::SpaceMap;
+pub(crate) use report::free_space;
+pub use report::FreeSpace;
 pub use strategy::{AllocationStrategy, CommitShape, Placement, Request};

@@ -223,6 +223,13 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
         }
     }
 
+    /// How the newest version's free space is laid out: its holes by size and
+    /// the largest (one walk of the free map, not of the data).
+    pub fn free_space(&self) -> Result<crate::space::FreeSpace> {
+        let r = self.begin_read()?;
+        crate::space::free_space(r.reader(), &self.shared.geo, &r.root)
+    }
+
     /// Makes every commit so far durable (with [`Durability::Eventual`]; a no-op
     /// cost otherwise).
     pub fn sync(&self) -> Result<()> {
