@@ -16,6 +16,9 @@ pub struct FreeSpace {
     pub holes: u64,
     /// The longest run, in pages.
     pub largest_hole: u64,
+    /// Free pages at the end of the file (the last hole, if it ends there):
+    /// the file less these is the span placement has used.
+    pub tail_pages: u64,
     /// `histogram[k]` = (holes, pages in them) for holes of 2^k to 2^(k+1) - 1
     /// pages; as long as the largest hole needs.
     pub histogram: Vec<(u64, u64)>,
@@ -41,8 +44,12 @@ pub(crate) fn free_space(reader: PageReader<'_>, geo: &Geometry, root: &Root) ->
     let map = SpaceMap::new(reader, geo, root.map, root.map_depth, root.file_len / SECTOR, u64::MAX);
     let mut out = FreeSpace::default();
     let all = map.file_sectors() / geo.spp;
-    map.scan_holes(geo.first_data_sector, 1, all.max(1), |_, pages| {
+    let end = map.file_sectors();
+    map.scan_holes(geo.first_data_sector, 1, all.max(1), |start, pages| {
         out.add(pages);
+        if start + pages * geo.spp == end {
+            out.tail_pages = pages;
+        }
         true
     })?;
     Ok(out)

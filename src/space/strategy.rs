@@ -129,7 +129,7 @@ pub enum Placement {
 /// w.page_mut(id)?.fill(7);
 /// w.commit()?;
 /// assert!(store.begin_read()?.page(id)?.iter().all(|&b| b == 7));
-/// # Ok::<(), mappedpages::Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub trait AllocationStrategy: Send {
     /// A commit starts placing: what it holds. Called once per commit, after
