@@ -24,6 +24,10 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use mappedpages::storage::{DEFAULT_RESERVE, FileMode, FileStorage, RawView, Storage};
 use mappedpages::{Allocation, Durability, FreeSpace, Options, PageId, Store};
 
 const PAGE: usize = 4096;
@@ -103,6 +107,44 @@ impl Rng {
     }
 }
 
+/// A file storage that counts its write calls (a commit writes each run of
+/// contiguous pages with one call): how scattered a commit's pages are.
+struct Counting {
+    inner: FileStorage,
+    writes: Arc<AtomicU64>,
+}
+
+// SAFETY: every view is the inner storage's, borrowed through `self`, and its
+// bytes change only through the inner `write` methods, which only ours call.
+unsafe impl Storage for Counting {
+    fn len(&self) -> u64 {
+        self.inner.len()
+    }
+    fn grow(&self, new_len: u64) -> std::io::Result<()> {
+        self.inner.grow(new_len)
+    }
+    fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        self.inner.write(offset, data)
+    }
+    fn write_vectored(&self, offset: u64, bufs: &[&[u8]]) -> std::io::Result<()> {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        self.inner.write_vectored(offset, bufs)
+    }
+    fn sync(&self) -> std::io::Result<()> {
+        self.inner.sync()
+    }
+    fn start_writeback(&self, offset: u64, len: u64) {
+        self.inner.start_writeback(offset, len)
+    }
+    fn unwritten_from(&self) -> u64 {
+        self.inner.unwritten_from()
+    }
+    fn view(&self) -> RawView<'_> {
+        self.inner.view()
+    }
+}
+
 /// What one run of one strategy measured.
 #[derive(Clone, Default)]
 struct Measured {
@@ -112,6 +154,9 @@ struct Measured {
     churn_per_s: f64,
     w1_per_s: f64,
     w2_pages_per_s: f64,
+    /// Write calls per commit (the root's included) in W1 and W2.
+    w1_writes: f64,
+    w2_writes: f64,
 }
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
@@ -149,7 +194,9 @@ fn run_one(allocation: &Allocation, args: &Args, path: &Path, seed: u64) -> Res<
     store.sync()?;
     drop(store);
     let options = Options { allocation: allocation.clone(), ..Options::default() };
-    let store = Store::<PAGE>::open_with(path, options)?;
+    let writes = Arc::new(AtomicU64::new(0));
+    let storage = Counting { inner: FileStorage::open(path, FileMode::Write, DEFAULT_RESERVE)?, writes: Arc::clone(&writes) };
+    let store = Store::<PAGE>::open_on(storage, options)?;
     // The churn: one durable commit frees an object and writes one.
     let started = Instant::now();
     for round in 0..args.rounds {
@@ -166,6 +213,7 @@ fn run_one(allocation: &Allocation, args: &Args, path: &Path, seed: u64) -> Res<
     let stats = store.stats();
     let live: Vec<PageId> = objects.iter().flatten().copied().collect();
     // W1: one random live page per durable commit.
+    let before = writes.load(Ordering::Relaxed);
     let started = Instant::now();
     for k in 0..args.commits {
         let mut w = store.begin_write()?;
@@ -174,7 +222,9 @@ fn run_one(allocation: &Allocation, args: &Args, path: &Path, seed: u64) -> Res<
         w.commit()?;
     }
     let w1_per_s = args.commits as f64 / started.elapsed().as_secs_f64();
+    let w1_writes = (writes.load(Ordering::Relaxed) - before) as f64 / args.commits as f64;
     // W2: 100 random live pages per durable commit.
+    let before = writes.load(Ordering::Relaxed);
     let started = Instant::now();
     for k in 0..args.batches {
         let mut w = store.begin_write()?;
@@ -185,6 +235,7 @@ fn run_one(allocation: &Allocation, args: &Args, path: &Path, seed: u64) -> Res<
         w.commit()?;
     }
     let w2_pages_per_s = (args.batches * 100) as f64 / started.elapsed().as_secs_f64();
+    let w2_writes = (writes.load(Ordering::Relaxed) - before) as f64 / args.batches.max(1) as f64;
     if !store.verify()?.is_clean() {
         return Err(format!("{allocation:?}: verify found damage").into());
     }
@@ -197,6 +248,8 @@ fn run_one(allocation: &Allocation, args: &Args, path: &Path, seed: u64) -> Res<
         churn_per_s,
         w1_per_s,
         w2_pages_per_s,
+        w1_writes,
+        w2_writes,
     })
 }
 
@@ -236,8 +289,8 @@ fn main() -> Res<()> {
     // Placement is deterministic for a seed: the space figures come from run 1.
     let med = |k: usize, f: fn(&Measured) -> f64| median(runs[k].iter().map(f).collect());
     let mut out = String::new();
-    writeln!(out, "\n| strategy | file/live | used span/live | free pages | holes | largest hole | churn commits/s | W1 commits/s | W2 pages/s | W1 vs next-fit | W2 vs next-fit |")?;
-    writeln!(out, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")?;
+    writeln!(out, "\n| strategy | file/live | used span/live | free pages | holes | largest hole | churn commits/s | W1 commits/s | W2 pages/s | W1 vs next-fit | W2 vs next-fit | writes/W1 commit | writes/W2 commit |")?;
+    writeln!(out, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")?;
     let (w1_base, w2_base) = (med(0, |m| m.w1_per_s), med(0, |m| m.w2_pages_per_s));
     let mut json = String::from("{\n");
     for (k, a) in strategies.iter().enumerate() {
@@ -247,13 +300,15 @@ fn main() -> Res<()> {
         let (w1, w2, churn) = (med(k, |m| m.w1_per_s), med(k, |m| m.w2_pages_per_s), med(k, |m| m.churn_per_s));
         writeln!(
             out,
-            "| {} | {ratio:.3} | {span:.3} | {} | {} | {} | {churn:.0} | {w1:.0} | {w2:.0} | {:.2} | {:.2} |",
+            "| {} | {ratio:.3} | {span:.3} | {} | {} | {} | {churn:.0} | {w1:.0} | {w2:.0} | {:.2} | {:.2} | {:.1} | {:.1} |",
             a.name(),
             m.space.free_pages,
             m.space.holes,
             m.space.largest_hole,
             w1 / w1_base,
-            w2 / w2_base
+            w2 / w2_base,
+            m.w1_writes,
+            m.w2_writes
         )?;
         let hist: Vec<String> = m.space.histogram.iter().map(|(n, p)| format!("[{n}, {p}]")).collect();
         writeln!(
@@ -261,7 +316,7 @@ fn main() -> Res<()> {
             "  \"{}\": {{\"file_over_live\": {ratio:.4}, \"used_span_over_live\": {span:.4}, \"file_pages\": {}, \"live_pages\": {}, \"free_pages\": {}, \
              \"holes\": {}, \"largest_hole\": {}, \"histogram\": [{}], \"churn_commits_per_s\": {churn:.1}, \
              \"w1_commits_per_s\": {w1:.1}, \"w2_pages_per_s\": {w2:.1}, \"w1_vs_next_fit\": {:.3}, \
-             \"w2_vs_next_fit\": {:.3}}}{}",
+             \"w2_vs_next_fit\": {:.3}, \"w1_writes_per_commit\": {:.2}, \"w2_writes_per_commit\": {:.2}}}{}",
             a.name(),
             m.file_pages,
             m.live_pages,
@@ -271,6 +326,8 @@ fn main() -> Res<()> {
             hist.join(", "),
             w1 / w1_base,
             w2 / w2_base,
+            m.w1_writes,
+            m.w2_writes,
             if k + 1 < strategies.len() { "," } else { "" }
         )?;
     }
