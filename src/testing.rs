@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 
 use crate::error::Error;
 use crate::ids::PageId;
-use crate::storage::{CrashControl, CrashStorage, Fault, TearPattern};
 use crate::space::Allocation;
+use crate::storage::{CrashControl, CrashStorage, Fault, TearPattern};
 use crate::store::{Durability, Options, Store};
 
 /// Page size the harness uses: small pages make deep trees with few pages.
@@ -179,8 +179,8 @@ impl Model {
     /// back to any version since the durable floor.
     fn kill_and_reopen(&mut self, ctl: &CrashControl) -> Result<Store<PAGE>, String> {
         let disk = ctl.kill().map_err(|e| e.to_string())?;
-        let store =
-            Store::<PAGE>::open_on(disk, options(self.config.durability, &self.allocation)).map_err(|e| format!("reopen failed: {e}"))?;
+        let store = Store::<PAGE>::open_on(disk, options(self.config.durability, &self.allocation))
+            .map_err(|e| format!("reopen failed: {e}"))?;
         let v = store.version().get();
         let (latest, _) = self.latest();
         let expected = match &self.in_flight {
@@ -209,8 +209,8 @@ impl Model {
         let disk = ctl.crash(pattern).map_err(|e| e.to_string())?;
         *ctl = disk.control();
         self.sync_failed = false;
-        let store =
-            Store::<PAGE>::open_on(disk, options(self.config.durability, &self.allocation)).map_err(|e| format!("reopen failed: {e}"))?;
+        let store = Store::<PAGE>::open_on(disk, options(self.config.durability, &self.allocation))
+            .map_err(|e| format!("reopen failed: {e}"))?;
         let reader = store.begin_read().map_err(|e| e.to_string())?;
         let v = reader.version().get();
         let expected = match (&self.in_flight, self.versions.get(&v)) {
@@ -281,8 +281,8 @@ pub fn run(ops: &[Op], config: RunConfig) -> Result<RunStats, String> {
 pub fn run_with(ops: &[Op], config: RunConfig, allocation: Allocation) -> Result<RunStats, String> {
     let disk = CrashStorage::new().map_err(|e| e.to_string())?;
     let mut ctl = disk.control();
-    let mut store = Store::<PAGE>::create_on(disk, options(config.durability, &allocation))
-        .map_err(|e| format!("create: {e}"))?;
+    let mut store =
+        Store::<PAGE>::create_on(disk, options(config.durability, &allocation)).map_err(|e| format!("create: {e}"))?;
     ctl.set_fault(config.fault);
     let mut m = Model {
         config,

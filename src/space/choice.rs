@@ -6,8 +6,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::buddy::Buddy;
-use super::fit::{BestFit, Segregated};
 use super::first_fit::FirstFit;
+use super::fit::{BestFit, Segregated};
 use super::{AllocationStrategy, NextFit};
 use crate::geometry::Geometry;
 

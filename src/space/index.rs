@@ -185,7 +185,10 @@ macro_rules! indexed_strategy {
                 map: &mut $crate::space::SpaceMap<'_>,
                 request: $crate::space::Request,
             ) -> $crate::error::Result<$crate::space::Placement> {
-                Ok(self.0.place(map, request.pages)?.map_or($crate::space::Placement::Grow, $crate::space::Placement::Extent))
+                Ok(self
+                    .0
+                    .place(map, request.pages)?
+                    .map_or($crate::space::Placement::Grow, $crate::space::Placement::Extent))
             }
             fn placed(&mut self, extent: $crate::format::Extent) {
                 self.0.placed(extent)

@@ -22,13 +22,13 @@ mod strategy;
 pub(crate) use alloc::Allocator;
 pub(crate) use batch::{Batch, PageWrite};
 pub(crate) use bits::count_free;
+pub use choice::Allocation;
+pub use map::SpaceMap;
 pub(crate) use map::{bits_in_use, read_map_node};
 pub(crate) use next_fit::NextFit;
 pub(crate) use pending::{
     PendingGroup, encode_chain, load_chain, page_records, pages_for, read_chain, summary_is_sane,
 };
-pub use choice::Allocation;
-pub use map::SpaceMap;
-pub(crate) use report::free_space;
 pub use report::FreeSpace;
+pub(crate) use report::free_space;
 pub use strategy::{AllocationStrategy, CommitShape, Placement, Request};

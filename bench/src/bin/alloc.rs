@@ -62,7 +62,8 @@ struct Args {
 }
 
 fn parse() -> Result<Option<Args>, String> {
-    let mut a = Args { objects: 4000, rounds: 4000, commits: 1000, batches: 50, runs: 3, dir: None, json: None, seed: 42 };
+    let mut a =
+        Args { objects: 4000, rounds: 4000, commits: 1000, batches: 50, runs: 3, dir: None, json: None, seed: 42 };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or(format!("{flag} needs a value"));
@@ -195,7 +196,8 @@ fn run_one(allocation: &Allocation, args: &Args, path: &Path, seed: u64) -> Res<
     drop(store);
     let options = Options { allocation: allocation.clone(), ..Options::default() };
     let writes = Arc::new(AtomicU64::new(0));
-    let storage = Counting { inner: FileStorage::open(path, FileMode::Write, DEFAULT_RESERVE)?, writes: Arc::clone(&writes) };
+    let storage =
+        Counting { inner: FileStorage::open(path, FileMode::Write, DEFAULT_RESERVE)?, writes: Arc::clone(&writes) };
     let store = Store::<PAGE>::open_on(storage, options)?;
     // The churn: one durable commit frees an object and writes one.
     let started = Instant::now();
@@ -268,7 +270,8 @@ fn main() -> Res<()> {
         Err(e) => return Err(e.into()),
     };
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
-    let work = args.dir.clone().unwrap_or_else(|| root.join("target/bench/tmp")).join(format!("alloc-{}", std::process::id()));
+    let work =
+        args.dir.clone().unwrap_or_else(|| root.join("target/bench/tmp")).join(format!("alloc-{}", std::process::id()));
     std::fs::create_dir_all(&work)?;
     let strategies = Allocation::BUILT_IN;
     println!(
@@ -280,7 +283,14 @@ fn main() -> Res<()> {
         for (k, a) in strategies.iter().enumerate() {
             // The same workload (seed) for every strategy within a run.
             let m = run_one(a, &args, &work.join(format!("{}.mp", a.name())), args.seed + run as u64)?;
-            eprintln!("  [{}] run {}/{}: W1 {:.0}/s, W2 {:.0} pages/s", a.name(), run + 1, args.runs, m.w1_per_s, m.w2_pages_per_s);
+            eprintln!(
+                "  [{}] run {}/{}: W1 {:.0}/s, W2 {:.0} pages/s",
+                a.name(),
+                run + 1,
+                args.runs,
+                m.w1_per_s,
+                m.w2_pages_per_s
+            );
             runs[k].push(m);
         }
     }
@@ -289,7 +299,10 @@ fn main() -> Res<()> {
     // Placement is deterministic for a seed: the space figures come from run 1.
     let med = |k: usize, f: fn(&Measured) -> f64| median(runs[k].iter().map(f).collect());
     let mut out = String::new();
-    writeln!(out, "\n| strategy | file/live | used span/live | free pages | holes | largest hole | churn commits/s | W1 commits/s | W2 pages/s | W1 vs next-fit | W2 vs next-fit | writes/W1 commit | writes/W2 commit |")?;
+    writeln!(
+        out,
+        "\n| strategy | file/live | used span/live | free pages | holes | largest hole | churn commits/s | W1 commits/s | W2 pages/s | W1 vs next-fit | W2 vs next-fit | writes/W1 commit | writes/W2 commit |"
+    )?;
     writeln!(out, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")?;
     let (w1_base, w2_base) = (med(0, |m| m.w1_per_s), med(0, |m| m.w2_pages_per_s));
     let mut json = String::from("{\n");
@@ -334,13 +347,15 @@ fn main() -> Res<()> {
     json.push_str("}\n");
     writeln!(out, "\nFree-space histogram after the churn: holes (pages in them) by hole size in pages")?;
     let classes = runs.iter().map(|r| r[0].space.histogram.len()).max().unwrap_or(0);
-    let heads: Vec<String> = (0..classes).map(|c| if c == 0 { "1".into() } else { format!("{}-{}", 1u64 << c, (2u64 << c) - 1) }).collect();
+    let heads: Vec<String> =
+        (0..classes).map(|c| if c == 0 { "1".into() } else { format!("{}-{}", 1u64 << c, (2u64 << c) - 1) }).collect();
     writeln!(out, "| strategy | {} |", heads.join(" | "))?;
     writeln!(out, "| --- |{}", " --- |".repeat(classes))?;
     for (k, a) in strategies.iter().enumerate() {
         let h = &runs[k][0].space.histogram;
-        let cells: Vec<String> =
-            (0..classes).map(|c| h.get(c).map_or("0".into(), |(n, p)| if *n == 0 { "0".into() } else { format!("{n} ({p})") })).collect();
+        let cells: Vec<String> = (0..classes)
+            .map(|c| h.get(c).map_or("0".into(), |(n, p)| if *n == 0 { "0".into() } else { format!("{n} ({p})") }))
+            .collect();
         writeln!(out, "| {} | {} |", a.name(), cells.join(" | "))?;
     }
     print!("{out}");
