@@ -300,27 +300,12 @@ impl<'a> SpaceMap<'a> {
     }
 
     /// Marks `extent` used if every sector of it lies in the data area and
-    /// is free; returns false (and the map may be partly changed, so the
-    /// commit must fail) otherwise.
+    /// is free; returns false, and changes nothing, otherwise.
     pub(super) fn take(&mut self, extent: Extent) -> Result<bool> {
-        let Some(end) = extent.checked_end() else { return Ok(false) };
-        if extent.start < self.geo.first_data_sector || end > self.file_sectors {
+        if !self.is_free(extent)? {
             return Ok(false);
         }
-        let spl = self.spl();
-        let mut s = extent.start;
-        while s < end {
-            let index = s / spl;
-            let leaf_end = ((index + 1) * spl).min(end);
-            let leaf = self.leaf_mut(index)?;
-            let (from, to) = (s - index * spl, leaf_end - index * spl);
-            if bits::count_free_range(&leaf.bits, from, to) != to - from {
-                return Ok(false);
-            }
-            bits::set_range(&mut leaf.bits, from, to, true);
-            leaf.free -= to - from;
-            s = leaf_end;
-        }
+        self.set(extent, true)?;
         Ok(true)
     }
 
