@@ -72,11 +72,11 @@ impl<K: Key> FreeIndex for Holes<K> {
                 (start, pages) = (s, pages + n);
             }
         }
-        if let Some(&(s, n)) = self.by_start.set.range((end, 0)..).next() {
-            if s == end {
-                self.remove(s, n);
-                pages += n;
-            }
+        if let Some(&(s, n)) = self.by_start.set.range((end, 0)..).next()
+            && s == end
+        {
+            self.remove(s, n);
+            pages += n;
         }
         if self.by_start.set.range((start, 0)..(start + pages, 0)).next().is_some() {
             return false;
