@@ -69,13 +69,17 @@ fn check(store: &Store<P>, model: &BTreeMap<PageId, u8>) {
 fn every_built_in_strategy_runs_a_store_and_the_choice_is_not_in_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let built_in = Allocation::BUILT_IN;
+    let mut layouts = Vec::new();
     for (k, allocation) in built_in.iter().enumerate() {
         let path = dir.path().join(format!("{}.mp", allocation.name()));
         let store = Store::<P>::create_with(&path, options(allocation.clone())).unwrap();
-        let model = churn(&store, 300, k as u64 + 1);
+        let model = churn(&store, 300, 1);
         check(&store, &model);
         let space = store.free_space().unwrap();
         assert_eq!(space.free_pages, store.stats().free_pages, "{allocation:?}");
+        assert_eq!(space.histogram.iter().map(|&(_, pages)| pages).sum::<u64>(), space.free_pages);
+        assert_eq!(space.histogram.iter().map(|&(holes, _)| holes).sum::<u64>(), space.holes);
+        layouts.push((space.holes, space.largest_hole, space.histogram.clone()));
         drop(store);
         // The next strategy in the list opens it, reads it and writes on.
         let other = built_in[(k + 1) % built_in.len()].clone();
@@ -89,6 +93,11 @@ fn every_built_in_strategy_runs_a_store_and_the_choice_is_not_in_the_file() {
         model.insert(id, 0xAB);
         check(&store, &model);
     }
+    // The same churn leaves each strategy's free space laid out its own way:
+    // the choice reaches the allocator.
+    layouts.sort();
+    layouts.dedup();
+    assert_eq!(layouts.len(), built_in.len(), "{layouts:?}");
 }
 
 #[test]

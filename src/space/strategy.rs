@@ -57,6 +57,7 @@ impl Request {
 
 /// A strategy's answer to "where do the next pages go".
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Placement {
     /// Exactly this extent (in 512-byte sectors): whole pages at a page
     /// boundary, all free, 1 to [`Request::pages`] of them. It may cross
