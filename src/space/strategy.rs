@@ -81,9 +81,10 @@ pub enum Placement {
 /// [`place`](Self::place) and [`placed`](Self::placed) (and
 /// [`grown`](Self::grown) when the answer was [`Placement::Grow`]), then
 /// [`metadata`](Self::metadata), then more `place`/`placed` pairs for the
-/// table and free-map pages, interleaved with `released` for the pages they
-/// replace, and finally [`committed`](Self::committed) or
-/// [`rolled_back`](Self::rolled_back). A commit that fails before it starts
+/// table, free-map and list pages, and finally [`committed`](Self::committed)
+/// or [`rolled_back`](Self::rolled_back). (What a commit replaces is not
+/// released at once: it waits in the pending list until no reader, snapshot
+/// or fallback root needs it, and a later commit releases it.) A commit that fails before it starts
 /// placing (a bad snapshot name, say) may call only `rolled_back`.
 ///
 /// What a strategy may assume: the [`SpaceMap`] it is handed is the free map
@@ -134,7 +135,7 @@ pub enum Placement {
 /// ```
 pub trait AllocationStrategy: Send {
     /// A commit starts placing: what it holds. Called once per commit, after
-    /// the commit's first releases and before its first allocation.
+    /// the commit's releases and before its first allocation.
     fn begin(&mut self, map: &mut SpaceMap<'_>, shape: CommitShape) -> Result<()>;
 
     /// The data pages are placed; the metadata follows. `likely` pages is the
