@@ -12,8 +12,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((ops, config)) = mappedpages_fuzz::decode_crash(data) else {
         return;
     };
-    let built_in = mappedpages::Allocation::BUILT_IN;
-    let allocation = built_in[data[0] as usize % built_in.len()].clone();
+    let allocation = mappedpages_fuzz::crash_allocation(data);
     if let Err(e) = mappedpages::testing::run_with(&ops, config, allocation.clone()) {
         panic!("{config:?}, {allocation:?}: {e}\nops: {ops:?}");
     }
