@@ -284,12 +284,18 @@ fn main() -> Res<()> {
             // The same workload (seed) for every strategy within a run.
             let m = run_one(a, &args, &work.join(format!("{}.mp", a.name())), args.seed + run as u64)?;
             eprintln!(
-                "  [{}] run {}/{}: W1 {:.0}/s, W2 {:.0} pages/s",
+                "  [{}] run {}/{}: W1 {:.0}/s, W2 {:.0} pages/s; file/live {:.3}, {} holes, largest {}, \
+                 writes per W1/W2 commit {:.1}/{:.1}",
                 a.name(),
                 run + 1,
                 args.runs,
                 m.w1_per_s,
-                m.w2_pages_per_s
+                m.w2_pages_per_s,
+                m.file_pages as f64 / m.live_pages.max(1) as f64,
+                m.space.holes,
+                m.space.largest_hole,
+                m.w1_writes,
+                m.w2_writes
             );
             runs[k].push(m);
         }
