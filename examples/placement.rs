@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use mappedpages::format::Extent;
 use mappedpages::storage::MemoryStorage;
-use mappedpages::{Allocation, AllocationStrategy, CommitShape, Options, Placement, Request, Result, SpaceMap, Store};
+use mappedpages::{Allocation, AllocationStrategy, Options, Placement, Request, Result, SpaceMap, Store};
 
 const HOT: u64 = 16;
 const ZONE: u64 = 64;
@@ -34,12 +34,6 @@ impl HotZone {
 }
 
 impl AllocationStrategy for HotZone {
-    fn begin(&mut self, _: &mut SpaceMap<'_>, _: CommitShape) -> Result<()> {
-        Ok(())
-    }
-    fn metadata(&mut self, _: &mut SpaceMap<'_>, _: u64, _: u64) -> Result<()> {
-        Ok(())
-    }
     fn place(&mut self, map: &mut SpaceMap<'_>, request: Request) -> Result<Placement> {
         let (spp, zone_end) = (map.page_sectors(), Self::zone_end(map));
         self.hot_now = request.first_id.is_some_and(|id| id.get() < HOT);
@@ -55,10 +49,8 @@ impl AllocationStrategy for HotZone {
         let log = if self.hot_now { &self.hot_log } else { &self.cold_log };
         log.lock().unwrap().push(extent);
     }
-    fn released(&mut self, _: Extent) {}
-    // Nothing is kept between commits, so there is nothing to undo.
-    fn committed(&mut self) {}
-    fn rolled_back(&mut self) {}
+    // Nothing is kept between commits, so `committed` and `rolled_back`
+    // keep their defaults (nothing to undo).
     fn growth(&self, file_sectors: u64, needed: u64) -> u64 {
         // The first growth already covers the zone and as much again.
         needed.max(file_sectors / 4).max(2 * ZONE * 8) // sectors: 8 a 4 KiB page

@@ -140,9 +140,6 @@ impl AllocationStrategy for Misplacing {
         self.first = None;
         Ok(())
     }
-    fn metadata(&mut self, _: &mut SpaceMap<'_>, _: u64, _: u64) -> Result<()> {
-        Ok(())
-    }
     fn place(&mut self, map: &mut SpaceMap<'_>, request: Request) -> Result<Placement> {
         let spp = map.page_sectors();
         let free = map.find_free(map.first_data_sector())?;
@@ -169,10 +166,6 @@ impl AllocationStrategy for Misplacing {
             }
         })
     }
-    fn placed(&mut self, _: Extent) {}
-    fn released(&mut self, _: Extent) {}
-    fn committed(&mut self) {}
-    fn rolled_back(&mut self) {}
 }
 
 #[test]

@@ -133,19 +133,9 @@ mod tests {
     struct Fixed(Placement);
 
     impl AllocationStrategy for Fixed {
-        fn begin(&mut self, _: &mut SpaceMap<'_>, _: CommitShape) -> Result<()> {
-            Ok(())
-        }
-        fn metadata(&mut self, _: &mut SpaceMap<'_>, _: u64, _: u64) -> Result<()> {
-            Ok(())
-        }
         fn place(&mut self, _: &mut SpaceMap<'_>, _: Request) -> Result<Placement> {
             Ok(self.0)
         }
-        fn placed(&mut self, _: Extent) {}
-        fn released(&mut self, _: Extent) {}
-        fn committed(&mut self) {}
-        fn rolled_back(&mut self) {}
     }
 
     /// A store with 8 pages written; `check` gets a maker of its committed

@@ -4,7 +4,7 @@
 //! nothing is free, learned as it searches and undone with a failed commit.
 
 use super::SpaceMap;
-use super::strategy::{AllocationStrategy, CommitShape, Placement, Request};
+use super::strategy::{AllocationStrategy, Placement, Request};
 use crate::error::Result;
 use crate::format::Extent;
 
@@ -23,14 +23,6 @@ impl FirstFit {
 }
 
 impl AllocationStrategy for FirstFit {
-    fn begin(&mut self, _: &mut SpaceMap<'_>, _: CommitShape) -> Result<()> {
-        Ok(())
-    }
-
-    fn metadata(&mut self, _: &mut SpaceMap<'_>, _: u64, _: u64) -> Result<()> {
-        Ok(())
-    }
-
     fn place(&mut self, map: &mut SpaceMap<'_>, request: Request) -> Result<Placement> {
         let spp = map.page_sectors();
         let Some(low) = map.find_free(self.low.max(map.first_data_sector()))? else { return Ok(Placement::Grow) };
@@ -48,8 +40,6 @@ impl AllocationStrategy for FirstFit {
             None => Placement::From(low),
         })
     }
-
-    fn placed(&mut self, _: Extent) {}
 
     fn released(&mut self, extent: Extent) {
         self.low = self.low.min(extent.start);

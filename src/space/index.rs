@@ -177,9 +177,6 @@ macro_rules! indexed_strategy {
             ) -> $crate::error::Result<()> {
                 self.0.begin(map)
             }
-            fn metadata(&mut self, _: &mut $crate::space::SpaceMap<'_>, _: u64, _: u64) -> $crate::error::Result<()> {
-                Ok(())
-            }
             fn place(
                 &mut self,
                 map: &mut $crate::space::SpaceMap<'_>,

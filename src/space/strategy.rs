@@ -103,25 +103,19 @@ pub enum Placement {
 ///
 /// # Example
 ///
-/// First fit in a few lines: the lowest free page, or grow.
+/// The lowest free page, or grow: the one method a strategy must write.
 ///
 /// ```
-/// use mappedpages::{Allocation, AllocationStrategy, CommitShape, Options, Placement, Request, Result, SpaceMap, Store};
-/// use mappedpages::format::Extent;
+/// use mappedpages::{Allocation, AllocationStrategy, Options, Placement, Request, Result, SpaceMap, Store};
 /// use mappedpages::storage::MemoryStorage;
 ///
+/// /// Keeps nothing between calls, so the other hooks' defaults do.
 /// struct Lowest;
 ///
 /// impl AllocationStrategy for Lowest {
-///     fn begin(&mut self, _: &mut SpaceMap<'_>, _: CommitShape) -> Result<()> { Ok(()) }
-///     fn metadata(&mut self, _: &mut SpaceMap<'_>, _: u64, _: u64) -> Result<()> { Ok(()) }
 ///     fn place(&mut self, map: &mut SpaceMap<'_>, _: Request) -> Result<Placement> {
 ///         Ok(map.find_free(map.first_data_sector())?.map_or(Placement::Grow, Placement::From))
 ///     }
-///     fn placed(&mut self, _: Extent) {}
-///     fn released(&mut self, _: Extent) {}
-///     fn committed(&mut self) {}
-///     fn rolled_back(&mut self) {}
 /// }
 ///
 /// let options = Options { allocation: Allocation::custom(|| Box::new(Lowest)), ..Options::default() };
@@ -135,34 +129,50 @@ pub enum Placement {
 /// ```
 pub trait AllocationStrategy: Send {
     /// A commit starts placing: what it holds. Called once per commit, after
-    /// the commit's releases and before its first allocation.
-    fn begin(&mut self, map: &mut SpaceMap<'_>, shape: CommitShape) -> Result<()>;
+    /// the commit's releases and before its first allocation. The default
+    /// does nothing.
+    fn begin(&mut self, map: &mut SpaceMap<'_>, shape: CommitShape) -> Result<()> {
+        let _ = (map, shape);
+        Ok(())
+    }
 
     /// The data pages are placed; the metadata follows. `likely` pages is the
     /// size the commit most likely needs, `most` the bound of [`CommitShape`].
-    fn metadata(&mut self, map: &mut SpaceMap<'_>, likely: u64, most: u64) -> Result<()>;
+    /// The default does nothing.
+    fn metadata(&mut self, map: &mut SpaceMap<'_>, likely: u64, most: u64) -> Result<()> {
+        let _ = (map, likely, most);
+        Ok(())
+    }
 
     /// Where the next run of 1 to `request.pages` pages goes.
     fn place(&mut self, map: &mut SpaceMap<'_>, request: Request) -> Result<Placement>;
 
-    /// The run the last [`place`](Self::place) led to (after the map applied it).
-    fn placed(&mut self, extent: Extent);
+    /// The run the last [`place`](Self::place) led to (after the map applied
+    /// it). The default does nothing.
+    fn placed(&mut self, extent: Extent) {
+        let _ = extent;
+    }
 
-    /// The commit returns `extent` to the free map.
-    fn released(&mut self, extent: Extent);
+    /// The commit returns `extent` to the free map. The default does nothing.
+    fn released(&mut self, extent: Extent) {
+        let _ = extent;
+    }
 
     /// The file grew: `extent` (its new end) is free. Called before the
-    /// [`placed`](Self::placed) of the run taken from it.
+    /// [`placed`](Self::placed) of the run taken from it. The default does
+    /// nothing.
     fn grown(&mut self, extent: Extent) {
         let _ = extent;
     }
 
-    /// The commit went through: keep what was learned.
-    fn committed(&mut self);
+    /// The commit went through: keep what was learned. The default does
+    /// nothing (right for a strategy that keeps nothing between calls).
+    fn committed(&mut self) {}
 
     /// The commit failed or was abandoned: forget everything since the last
-    /// [`committed`](Self::committed), or since the strategy was made.
-    fn rolled_back(&mut self);
+    /// [`committed`](Self::committed), or since the strategy was made. The
+    /// default does nothing: a strategy that keeps state must override it.
+    fn rolled_back(&mut self) {}
 
     /// How many sectors to grow a file of `file_sectors` by when `needed`
     /// more are wanted (at least `needed`). The default grows by a quarter of
@@ -192,7 +202,7 @@ mod tests {
     use crate::store::{Options, Store};
     use crate::versions::VersionOp;
 
-    /// First fit in a few lines: the lowest free page, or grow. It counts the
+    /// The lowest free page, or grow: the one method a strategy must write. It counts the
     /// hooks it hears, so the tests can see the commit's protocol.
     #[derive(Default)]
     struct FirstFit {
