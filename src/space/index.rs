@@ -72,8 +72,6 @@ pub(super) trait FreeIndex: Sized + Send {
 /// shares (lazy build, the hooks, checked picks, roll-back).
 pub(super) struct Indexed<I> {
     index: Option<I>,
-    /// The hole set aside for this commit's metadata (see [`Self::metadata`]).
-    reserved: Option<Extent>,
     /// The index was built during the commit in progress, from a map that
     /// holds the commit's changes: a roll-back drops it instead of undoing.
     built_now: bool,
@@ -82,7 +80,7 @@ pub(super) struct Indexed<I> {
 
 impl<I: FreeIndex> Indexed<I> {
     pub fn new() -> Indexed<I> {
-        Indexed { index: None, reserved: None, built_now: false, spp: 0 }
+        Indexed { index: None, built_now: false, spp: 0 }
     }
 
     /// The index, built from `map` if there is none.
@@ -106,33 +104,12 @@ impl<I: FreeIndex> Indexed<I> {
 
     /// Builds the index if there is none (at a commit's start).
     pub fn begin(&mut self, map: &SpaceMap<'_>) -> Result<()> {
-        self.reserved = None;
         self.index(map).map(|_| ())
-    }
-
-    /// The data pages are placed: the metadata (`likely` pages, at most
-    /// `most`) goes to the hole the policy picks for `likely` pages, if one
-    /// holds them, so that it reaches the disk as one write.
-    pub fn metadata(&mut self, map: &SpaceMap<'_>, likely: u64, most: u64) -> Result<()> {
-        let spp = map.page_sectors();
-        self.reserved = match self.index(map)?.pick(likely.max(1)) {
-            Some((start, len)) if len >= likely => Some(Extent::new(start * spp, len.min(most.max(1)) * spp)),
-            _ => None,
-        };
-        Ok(())
     }
 
     /// Where the next run of up to `pages` pages goes, checked against the
     /// map; `None` when nothing is free (the file grows).
     pub fn place(&mut self, map: &SpaceMap<'_>, pages: u64) -> Result<Option<Extent>> {
-        let spp = map.page_sectors();
-        if let Some(r) = self.reserved.take().filter(|r| r.sectors >= spp) {
-            let run = Extent::new(r.start, pages.min(r.sectors / spp) * spp);
-            if map.is_free(run)? {
-                self.reserved = Some(Extent::new(run.end(), r.sectors - run.sectors));
-                return Ok(Some(run));
-            }
-        }
         for _ in 0..2 {
             let spp = map.page_sectors();
             let Some((start, len)) = self.index(map)?.pick(pages) else { return Ok(None) };
@@ -166,7 +143,6 @@ impl<I: FreeIndex> Indexed<I> {
     }
 
     pub fn committed(&mut self) {
-        self.reserved = None;
         if let Some(index) = self.index.as_mut() {
             index.keep();
         }
@@ -174,7 +150,6 @@ impl<I: FreeIndex> Indexed<I> {
     }
 
     pub fn rolled_back(&mut self) {
-        self.reserved = None;
         if self.built_now {
             self.index = None;
         } else if let Some(index) = self.index.as_mut() {
@@ -201,14 +176,6 @@ macro_rules! indexed_strategy {
                 _: $crate::space::CommitShape,
             ) -> $crate::error::Result<()> {
                 self.0.begin(map)
-            }
-            fn metadata(
-                &mut self,
-                map: &mut $crate::space::SpaceMap<'_>,
-                likely: u64,
-                most: u64,
-            ) -> $crate::error::Result<()> {
-                self.0.metadata(map, likely, most)
             }
             fn place(
                 &mut self,
