@@ -142,6 +142,11 @@ pub enum Error {
     /// A backup stream is damaged, unsupported, or does not fit where it is
     /// restored or applied (see [`BackupError`](crate::BackupError)).
     Backup(crate::backup::BackupError),
+    /// The allocation strategy answered with space that is not whole free
+    /// pages of the data area, or more than it was asked for (see
+    /// [`AllocationStrategy`](crate::AllocationStrategy)). The commit was
+    /// refused before anything was written; the store is as it was.
+    BadPlacement(String),
 }
 
 /// Who holds a store file's lock, in [`Error::Locked`].
@@ -338,6 +343,7 @@ impl fmt::Display for Error {
             Error::VersionNotRetained { version, kept } => write!(f, "{version} is not kept: {kept}"),
             Error::Cancelled => f.write_str("cancelled"),
             Error::Backup(e) => write!(f, "backup stream: {e}"),
+            Error::BadPlacement(why) => write!(f, "placement refused: {why}"),
         }
     }
 }

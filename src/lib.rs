@@ -113,7 +113,7 @@ pub use error::{Error, Invalid, KeptVersions, Limit, LockHolder, Result, Structu
 pub use ids::{ContentHash, PageId, Version};
 pub use progress::{NoProgress, Progress};
 pub use store::{Durability, Options, RejectedRoot, Stats, Store};
-pub use store::{RootSlot, SpaceExtent, SpaceKind, SpaceMap, page_size_of};
+pub use store::{RootSlot, SpaceExtent, SpaceKind, SpaceLayout, page_size_of};
 pub use table::LiveIds;
 pub use txn::{OwnedReadTxn, ReadTxn, ReaderInfo, WriteTxn};
 pub use verify::{Damage, VerifyReport};
@@ -127,6 +127,7 @@ pub use compat::{
     SubPageAllocator, SubPageId,
 };
 pub use readonly::{ReadOnlyPager, ReadOnlyStore};
+pub use space::{Allocation, AllocationStrategy, CommitShape, FreeSpace, Placement, Request, SpaceMap};
 
 /// The README's examples, compiled and run as doc tests.
 #[doc = include_str!("../README.md")]

@@ -43,6 +43,9 @@ pub struct Options {
     /// 5 ms for a 200 MB store and 37 ms for a 1 GiB one, paid by the first
     /// commit (opening stays O(1)). Turn it off only for files you vouch for.
     pub check_before_first_commit: bool,
+    /// Where commits place their pages: a built-in strategy or your own
+    /// (policy, not format: a store opens under any of them).
+    pub allocation: crate::space::Allocation,
 }
 
 impl Default for Options {
@@ -55,6 +58,7 @@ impl Default for Options {
             max_file_len: 1 << 46,
             verify_reads: false,
             check_before_first_commit: true,
+            allocation: crate::space::Allocation::NextFit,
         }
     }
 }
@@ -71,6 +75,13 @@ impl Default for Options {
 /// # Ok(()) }
 /// ```
 impl Options {
+    /// Sets [`allocation`](Options#structfield.allocation): the placement
+    /// strategy, chosen per open.
+    pub fn allocation(mut self, allocation: crate::space::Allocation) -> Options {
+        self.allocation = allocation;
+        self
+    }
+
     /// Sets [`durability`](Options#structfield.durability).
     pub fn durability(mut self, durability: Durability) -> Options {
         self.durability = durability;

@@ -237,7 +237,7 @@ impl<const P: usize> ReadOnlyStore<P> {
     }
 
     /// Where each kind of extent lies, as [`Store::space_map`].
-    pub fn space_map(&self) -> Result<crate::SpaceMap> {
+    pub fn space_map(&self) -> Result<crate::SpaceLayout> {
         self.inner.space_map()
     }
 

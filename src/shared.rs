@@ -10,7 +10,7 @@ use crate::format::{CatalogEntry, Hash16, Header, Layout, Root, VersionSummary, 
 use crate::geometry::Geometry;
 use crate::options::Options;
 use crate::recovery::{RejectedRoot, SettleRecovery, recover};
-use crate::space::{AllocationStrategy, NextFit, PendingGroup};
+use crate::space::{AllocationStrategy, PendingGroup};
 use crate::storage::{Pins, Storage};
 #[cfg(any(test, feature = "testing"))]
 use crate::storage::{Quiet, copy_all};
@@ -201,7 +201,7 @@ impl Shared {
             poisoned: false,
             settle_before_write: Some(r.settle),
             check_before_write: options.check_before_first_commit,
-            placement: Some(Box::new(NextFit::new(geo.first_data_sector))),
+            placement: Some(options.allocation.make(&geo)),
             frontier: None,
             durable_snapshots: r.snapshots.clone(),
             snapshots: r.snapshots,

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use crate::error::Error;
 use crate::ids::PageId;
+use crate::space::Allocation;
 use crate::storage::{CrashControl, CrashStorage, Fault, TearPattern};
 use crate::store::{Durability, Options, Store};
 
@@ -128,6 +129,8 @@ struct Model {
     stats: RunStats,
     /// A fault fired: the store may refuse work until reopened.
     broken: bool,
+    /// The strategy every open of the run places pages with.
+    allocation: Allocation,
     /// A sync failed since the last power cut. SPEC.md section 9 leaves a
     /// window there (a failed sync at settle cannot hide the root it could
     /// not make durable), so the harness reboots rather than reopening from
@@ -135,8 +138,12 @@ struct Model {
     sync_failed: bool,
 }
 
-fn options(durability: Durability) -> Options {
-    Options::default().durability(durability).eventual_sync_bytes(64 << 10).presync_bytes(256 << 10)
+fn options(durability: Durability, allocation: &Allocation) -> Options {
+    Options::default()
+        .durability(durability)
+        .eventual_sync_bytes(64 << 10)
+        .presync_bytes(256 << 10)
+        .allocation(allocation.clone())
 }
 
 impl Model {
@@ -175,8 +182,8 @@ impl Model {
     /// back to any version since the durable floor.
     fn kill_and_reopen(&mut self, ctl: &CrashControl) -> Result<Store<PAGE>, String> {
         let disk = ctl.kill().map_err(|e| e.to_string())?;
-        let store =
-            Store::<PAGE>::open_on(disk, options(self.config.durability)).map_err(|e| format!("reopen failed: {e}"))?;
+        let store = Store::<PAGE>::open_on(disk, options(self.config.durability, &self.allocation))
+            .map_err(|e| format!("reopen failed: {e}"))?;
         let v = store.version().get();
         let (latest, _) = self.latest();
         let expected = match &self.in_flight {
@@ -206,8 +213,8 @@ impl Model {
         let disk = ctl.crash(pattern).map_err(|e| e.to_string())?;
         *ctl = disk.control();
         self.sync_failed = false;
-        let store =
-            Store::<PAGE>::open_on(disk, options(self.config.durability)).map_err(|e| format!("reopen failed: {e}"))?;
+        let store = Store::<PAGE>::open_on(disk, options(self.config.durability, &self.allocation))
+            .map_err(|e| format!("reopen failed: {e}"))?;
         let reader = store.begin_read().map_err(|e| e.to_string())?;
         let v = reader.version().get();
         let expected = match (&self.in_flight, self.versions.get(&v)) {
@@ -271,9 +278,15 @@ pub fn check_content(reader: &crate::txn::ReadTxn<'_, PAGE>, expected: &Content)
 /// see their version byte for byte; at the end, freeing everything returns the
 /// space. Returns what happened, or the first broken promise.
 pub fn run(ops: &[Op], config: RunConfig) -> Result<RunStats, String> {
+    run_with(ops, config, Allocation::default())
+}
+
+/// [`run`] with every open of the store placing pages by `allocation`.
+pub fn run_with(ops: &[Op], config: RunConfig, allocation: Allocation) -> Result<RunStats, String> {
     let disk = CrashStorage::new().map_err(|e| e.to_string())?;
     let mut ctl = disk.control();
-    let mut store = Store::<PAGE>::create_on(disk, options(config.durability)).map_err(|e| format!("create: {e}"))?;
+    let mut store =
+        Store::<PAGE>::create_on(disk, options(config.durability, &allocation)).map_err(|e| format!("create: {e}"))?;
     ctl.set_fault(config.fault);
     let mut m = Model {
         config,
@@ -282,6 +295,7 @@ pub fn run(ops: &[Op], config: RunConfig) -> Result<RunStats, String> {
         in_flight: None,
         stats: RunStats { create_ops: ctl.counts().ops, ..RunStats::default() },
         broken: false,
+        allocation,
         sync_failed: false,
     };
     let mut i = 0;

@@ -578,6 +578,13 @@ pub(crate) fn check_before_write(
     }
 }
 
+/// The meta area as `verify` checks it: a copy taken while no root was
+/// written, and the slot recovery passed over (reported as such, not as damage).
+pub(crate) struct MetaCopy<'a> {
+    pub bytes: &'a [u8],
+    pub passed_over: Option<usize>,
+}
+
 /// Verifies everything `root` reaches through `reader` (a reader pinning
 /// `root`), and the meta area against the `header` the store opened with.
 /// The report's `rejected_root` is left empty for the store to fill in.
@@ -587,8 +594,7 @@ pub(crate) fn verify_root(
     header: &Header,
     root: &Root,
     zero_hash: Hash16,
-    meta: &[u8],
-    passed_over: Option<usize>,
+    meta: MetaCopy<'_>,
     progress: &dyn Progress,
 ) -> crate::error::Result<VerifyReport> {
     let mut walker = Walker::new(reader, geo, root, zero_hash, Mode::Verify).with_progress(progress);
@@ -597,7 +603,7 @@ pub(crate) fn verify_root(
         return Err(Error::Cancelled);
     }
     let mut damage = std::mem::take(&mut walker.damage);
-    check_meta_area(header, geo, meta, passed_over, root, &mut damage);
+    check_meta_area(header, geo, meta.bytes, meta.passed_over, root, &mut damage);
     Ok(VerifyReport {
         version: Version(root.version),
         pages_checked: walker.pages_checked,

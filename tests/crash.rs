@@ -3,7 +3,7 @@
 
 use mappedpages::Durability;
 use mappedpages::storage::{Fault, TearPattern};
-use mappedpages::testing::{Op, RunConfig, run, sample_workload};
+use mappedpages::testing::{Op, RunConfig, run, run_with, sample_workload};
 use proptest::prelude::*;
 
 /// The end of the meta area, where the header and both root slots live.
@@ -112,6 +112,53 @@ proptest! {
     fn crash_random_workloads_match_the_model_eventual(ops in proptest::collection::vec(op_strategy(), 1..80), fault in fault_strategy(), pattern in pattern_strategy()) {
         let r = run(&ops, RunConfig { durability: Durability::Eventual, fault, final_crash: pattern });
         prop_assert!(r.is_ok(), "{}", r.unwrap_err());
+    }
+}
+
+/// The built-in strategies other than the default (which every test above runs).
+fn other_strategies() -> impl Strategy<Value = mappedpages::Allocation> {
+    (1usize..mappedpages::Allocation::BUILT_IN.len()).prop_map(|k| mappedpages::Allocation::BUILT_IN[k].clone())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// The crash model with first fit, best fit, segregated fit and buddy.
+    #[test]
+    fn crash_random_workloads_match_the_model_every_strategy(
+        allocation in other_strategies(),
+        eventual in any::<bool>(),
+        ops in proptest::collection::vec(op_strategy(), 1..80),
+        fault in fault_strategy(),
+        pattern in pattern_strategy(),
+    ) {
+        let durability = if eventual { Durability::Eventual } else { Durability::Immediate };
+        let r = run_with(&ops, RunConfig { durability, fault, final_crash: pattern }, allocation.clone());
+        prop_assert!(r.is_ok(), "{allocation:?}: {}", r.unwrap_err());
+    }
+}
+
+/// A power cut at every storage operation of the sample workload, and an I/O
+/// error at each, under every built-in strategy but the default. To keep the
+/// suite's time: one tear pattern, one durability level per strategy and one
+/// kind of I/O error per operation, each taking turns (the random test above
+/// mixes them all).
+#[test]
+fn crash_power_cut_and_io_error_at_every_operation_every_strategy() {
+    for (k, allocation) in mappedpages::Allocation::BUILT_IN[1..].iter().enumerate() {
+        for durability in [[Durability::Immediate, Durability::Eventual][k % 2]] {
+            let clean = RunConfig { durability, fault: None, final_crash: TearPattern::DropAll };
+            let total = run_with(&sample_workload(), clean, allocation.clone()).unwrap().storage_ops;
+            for k in 0..total {
+                let io_error = [Fault::FailWrite(k), Fault::FailSync(k), Fault::FailGrow(k)][k as usize % 3];
+                for fault in [Fault::PowerCutAt(k), io_error] {
+                    let config = RunConfig { durability, fault: Some(fault), final_crash: TearPattern::Seeded(k) };
+                    if let Err(e) = run_with(&sample_workload(), config, allocation.clone()) {
+                        panic!("{allocation:?}, {durability:?}, {fault:?} of {total}: {e}");
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use mappedpages::storage::{CrashStorage, MemoryStorage, TearPattern};
 use mappedpages::testing::{in_use_pages, pinned_reachable_pages};
-use mappedpages::{At, Durability, Error, HistoryWindow, Options, PageId, Store, Version};
+use mappedpages::{Allocation, At, Durability, Error, HistoryWindow, Options, PageId, Store, Version};
 use proptest::prelude::*;
 
 const P: usize = 1024;
@@ -281,7 +281,11 @@ fn check_no_early_reuse(
 }
 
 fn run_space_model(ops: &[VOp], durability: Durability) -> Result<(), String> {
-    let options = Options::default().durability(durability);
+    run_space_model_with(ops, durability, Allocation::default())
+}
+
+fn run_space_model_with(ops: &[VOp], durability: Durability, allocation: Allocation) -> Result<(), String> {
+    let options = Options::default().durability(durability).allocation(allocation);
     let disk = CrashStorage::new().map_err(|e| e.to_string())?;
     let mut ctl = disk.control();
     let mut store = Store::<P>::create_on(disk, options.clone()).map_err(|e| e.to_string())?;
@@ -381,6 +385,23 @@ proptest! {
     fn versions_eventual_never_reuses_what_a_fallback_root_reaches(ops in proptest::collection::vec(vop(), 1..60)) {
         let r = run_space_model(&ops, Durability::Eventual);
         prop_assert!(r.is_ok(), "{}", r.unwrap_err());
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// The versions model with first fit, best fit, segregated fit and buddy.
+    #[test]
+    fn versions_space_model_holds_with_every_strategy(
+        k in 1usize..Allocation::BUILT_IN.len(),
+        eventual in any::<bool>(),
+        ops in proptest::collection::vec(vop(), 1..60),
+    ) {
+        let durability = if eventual { Durability::Eventual } else { Durability::Immediate };
+        let allocation = Allocation::BUILT_IN[k].clone();
+        let r = run_space_model_with(&ops, durability, allocation.clone());
+        prop_assert!(r.is_ok(), "{allocation:?}: {}", r.unwrap_err());
     }
 }
 

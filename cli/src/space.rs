@@ -1,7 +1,7 @@
-//! Drawing a `SpaceMap`: a compact text map (one character per cell of the
+//! Drawing a `SpaceLayout`: a compact text map (one character per cell of the
 //! file, the kind that fills most of it) and an SVG (every extent, to scale).
 
-use mappedpages::{SpaceKind, SpaceMap};
+use mappedpages::{SpaceKind, SpaceLayout};
 
 /// Every kind, in legend order, with its map character, SVG colour and name.
 pub const KINDS: [(SpaceKind, char, &str, &str); 5] = [
@@ -18,7 +18,7 @@ fn entry(kind: SpaceKind) -> (char, &'static str, &'static str) {
 }
 
 /// The kind filling most of each of `cells` equal slices of the file.
-pub fn cells(map: &SpaceMap, cells: usize) -> Vec<SpaceKind> {
+pub fn cells(map: &SpaceLayout, cells: usize) -> Vec<SpaceKind> {
     let len = map.file_len.max(1);
     let cells = cells.max(1);
     let mut out = Vec::with_capacity(cells);
@@ -45,7 +45,7 @@ pub fn cells(map: &SpaceMap, cells: usize) -> Vec<SpaceKind> {
 }
 
 /// The text map: rows of `width` cells, then a legend with byte counts.
-pub fn text(map: &SpaceMap, width: usize, rows: usize) -> Vec<String> {
+pub fn text(map: &SpaceLayout, width: usize, rows: usize) -> Vec<String> {
     let pages = map.file_len / map.page_size as u64;
     let n = (pages as usize).clamp(1, width * rows);
     let cells = cells(map, n);
@@ -59,7 +59,7 @@ pub fn text(map: &SpaceMap, width: usize, rows: usize) -> Vec<String> {
 }
 
 /// An SVG drawing of every extent: the file as rows of `width` pages.
-pub fn svg(map: &SpaceMap) -> String {
+pub fn svg(map: &SpaceLayout) -> String {
     let ps = map.page_size as u64;
     let pages = map.file_len.div_ceil(ps).max(1);
     let per_row = 128u64.min(pages);

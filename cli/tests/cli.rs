@@ -57,7 +57,7 @@ fn info_space_maps_the_whole_file_by_kind() {
     let svg = dir.path().join("map.svg");
     let (code, v, _) = run_json(&["info", "--space", "--svg", s(&svg), s(&path)]);
     assert_eq!(code, 0);
-    let map: mappedpages::SpaceMap = serde_json::from_value(v["space"].clone()).unwrap();
+    let map: mappedpages::SpaceLayout = serde_json::from_value(v["space"].clone()).unwrap();
     // Runs in order, no gaps, covering the file exactly.
     let mut at = 0;
     for e in &map.extents {

@@ -28,7 +28,11 @@ fn main() {
             continue;
         };
         let started = Instant::now();
-        let result = mappedpages::testing::run(&ops, config);
+        let allocation = match target.as_str() {
+            "crash_workload" => mappedpages_fuzz::crash_allocation(&data),
+            _ => mappedpages::Allocation::default(),
+        };
+        let result = mappedpages::testing::run_with(&ops, config, allocation);
         println!("{file}: {} ops, {config:?}, {:.1} ms", ops.len(), started.elapsed().as_secs_f64() * 1e3);
         match result {
             Ok(stats) => println!("  ok: {stats:?}"),

@@ -52,6 +52,14 @@ fn ops(data: &[u8]) -> Vec<Op> {
     ops
 }
 
+/// The allocation strategy `crash_workload` runs `data` with: one of the
+/// built-in ones, picked by the first byte (so the bytes decode to the same
+/// workload whichever it is).
+pub fn crash_allocation(data: &[u8]) -> mappedpages::Allocation {
+    let built_in = mappedpages::Allocation::BUILT_IN;
+    built_in[data.first().map_or(0, |&b| b as usize) % built_in.len()].clone()
+}
+
 /// `crash_workload`: a workload, an optional power cut, a final tear pattern.
 pub fn decode_crash(data: &[u8]) -> Option<(Vec<Op>, RunConfig)> {
     let [flags, lo, hi, seed] = *data.get(..PREFIX)? else {

@@ -4,9 +4,9 @@
 
 use std::collections::HashMap;
 
-use super::strategy::{AllocationStrategy, CommitShape, Placement};
+use super::strategy::{AllocationStrategy, CommitShape, Placement, Request};
 use super::{Batch, SpaceMap};
-use crate::error::{Error, Result, Structure};
+use crate::error::{Error, Result};
 use crate::format::{Extent, MapRef, RecordKind};
 
 /// The free map of one commit and the strategy that places its pages.
@@ -40,15 +40,17 @@ impl<'a, 's> Allocator<'a, 's> {
 
     /// Allocates one page; returns its first sector.
     pub fn alloc_page(&mut self) -> Result<u64> {
-        Ok(self.alloc_run(1)?.start)
+        Ok(self.alloc_run(Request::metadata(1))?.start)
     }
 
     /// Allocates between 1 and `max_pages` contiguous pages, where the
     /// strategy says, after checking that they are whole free pages inside
     /// the file: a strategy's mistake is an error, never a page in use.
-    pub fn alloc_run(&mut self, max_pages: u64) -> Result<Extent> {
+    pub fn alloc_run(&mut self, request: Request) -> Result<Extent> {
         let spp = self.map.geo().spp;
-        let placement = self.strategy.place(&mut self.map, max_pages)?;
+        let max_pages = request.pages.max(1);
+        let request = Request { pages: max_pages, ..request };
+        let placement = self.strategy.place(&mut self.map, request)?;
         let extent = match placement {
             Placement::Extent(e) => {
                 let pages = e.sectors / spp;
@@ -68,6 +70,7 @@ impl<'a, 's> Allocator<'a, 's> {
                 let old_end = self.map.file_sectors;
                 let by = self.strategy.growth(old_end, max_pages * spp).max(max_pages * spp);
                 self.map.grow(by)?;
+                self.strategy.grown(Extent::new(old_end, self.map.file_sectors - old_end));
                 Extent::new(old_end, self.map.take_run(old_end, max_pages)? * spp)
             }
         };
@@ -115,11 +118,7 @@ impl<'a, 's> Allocator<'a, 's> {
 }
 
 fn refused(e: Extent, why: &str) -> Error {
-    Error::corrupt(
-        Structure::FreeMap,
-        e.offset(),
-        format!("the allocation strategy chose sectors {}+{}, which {why}", e.start, e.sectors),
-    )
+    Error::BadPlacement(format!("the allocation strategy chose sectors {}+{}, which {why}", e.start, e.sectors))
 }
 
 #[cfg(test)]
@@ -134,19 +133,9 @@ mod tests {
     struct Fixed(Placement);
 
     impl AllocationStrategy for Fixed {
-        fn begin(&mut self, _: &mut SpaceMap<'_>, _: CommitShape) -> Result<()> {
-            Ok(())
-        }
-        fn metadata(&mut self, _: &mut SpaceMap<'_>, _: u64, _: u64) -> Result<()> {
-            Ok(())
-        }
-        fn place(&mut self, _: &mut SpaceMap<'_>, _: u64) -> Result<Placement> {
+        fn place(&mut self, _: &mut SpaceMap<'_>, _: Request) -> Result<Placement> {
             Ok(self.0)
         }
-        fn placed(&mut self, _: Extent) {}
-        fn released(&mut self, _: Extent) {}
-        fn committed(&mut self) {}
-        fn rolled_back(&mut self) {}
     }
 
     /// A store with 8 pages written; `check` gets a maker of its committed
@@ -184,7 +173,7 @@ mod tests {
             for placement in cases {
                 let mut strategy = Fixed(placement);
                 let mut alloc = Allocator::new(make(), &mut strategy);
-                let e = alloc.alloc_run(1).expect_err(&format!("{placement:?} was accepted"));
+                let e = alloc.alloc_run(Request::metadata(1)).expect_err(&format!("{placement:?} was accepted"));
                 assert!(e.to_string().contains("allocation strategy"), "{placement:?}: {e}");
             }
         });
@@ -198,9 +187,9 @@ mod tests {
             let spp = map.geo().spp;
             let mut strategy = Fixed(Placement::Extent(Extent::new(free, 2 * spp)));
             let mut alloc = Allocator::new(map, &mut strategy);
-            assert!(alloc.alloc_run(1).is_err());
-            assert_eq!(alloc.alloc_run(2).unwrap(), Extent::new(free, 2 * spp));
-            assert!(alloc.alloc_run(2).is_err(), "the same extent was handed out twice");
+            assert!(alloc.alloc_run(Request::metadata(1)).is_err());
+            assert_eq!(alloc.alloc_run(Request::metadata(2)).unwrap(), Extent::new(free, 2 * spp));
+            assert!(alloc.alloc_run(Request::metadata(2)).is_err(), "the same extent was handed out twice");
         });
     }
 
@@ -227,7 +216,7 @@ mod tests {
             let mut alloc = Allocator::new(map, &mut strategy);
             let mut seen = std::collections::BTreeSet::new();
             for _ in 0..64 {
-                let e = alloc.alloc_run(3).unwrap();
+                let e = alloc.alloc_run(Request::metadata(3)).unwrap();
                 assert!(!e.overlaps(&Extent::page(used, spp)));
                 for p in e.pages(spp) {
                     assert!(seen.insert(p), "page {p} handed out twice");

@@ -22,14 +22,21 @@ struct DirtyLeaf {
     free: u64,
 }
 
-/// The free map as one write transaction sees and changes it.
-pub(crate) struct SpaceMap<'a> {
+/// The free map as one write transaction sees it: what an
+/// [`AllocationStrategy`](super::AllocationStrategy) queries.
+///
+/// Addresses are 512-byte sectors from the start of the file; pages are
+/// [`page_sectors`](Self::page_sectors) sectors at page boundaries; the data
+/// area starts at [`first_data_sector`](Self::first_data_sector) and ends at
+/// [`file_sectors`](Self::file_sectors). The map answers queries; only the
+/// store's allocator changes it, after checking a strategy's answer.
+pub struct SpaceMap<'a> {
     reader: PageReader<'a>,
     geo: &'a Geometry,
     base: MapRef,
     base_depth: u8,
     /// Sectors in the file as this transaction sees it (grows on demand).
-    pub file_sectors: u64,
+    pub(crate) file_sectors: u64,
     dirty: BTreeMap<u64, DirtyLeaf>,
     /// Upper bound on the file's length, in sectors.
     max_sectors: u64,
@@ -60,7 +67,7 @@ pub(crate) fn read_map_node<'a>(reader: &PageReader<'a>, r: &MapRef, level: usiz
 }
 
 impl<'a> SpaceMap<'a> {
-    pub fn new(
+    pub(crate) fn new(
         reader: PageReader<'a>,
         geo: &'a Geometry,
         base: MapRef,
@@ -102,19 +109,55 @@ impl<'a> SpaceMap<'a> {
     }
 
     /// The sizes of this store.
-    pub fn geo(&self) -> &Geometry {
+    pub(crate) fn geo(&self) -> &Geometry {
         self.geo
+    }
+
+    /// Sectors per page.
+    pub fn page_sectors(&self) -> u64 {
+        self.geo.spp
+    }
+
+    /// The first sector of the data area (below it: header and root slots).
+    pub fn first_data_sector(&self) -> u64 {
+        self.geo.first_data_sector
+    }
+
+    /// Sectors in the file as this commit sees it (it grows on demand).
+    pub fn file_sectors(&self) -> u64 {
+        self.file_sectors
+    }
+
+    /// True when every sector of `extent` lies in the data area and is free.
+    pub fn is_free(&self, extent: Extent) -> Result<bool> {
+        let Some(end) = extent.checked_end() else { return Ok(false) };
+        if extent.start < self.geo.first_data_sector || end > self.file_sectors {
+            return Ok(false);
+        }
+        let spl = self.spl();
+        let mut s = extent.start;
+        while s < end {
+            let index = s / spl;
+            let leaf_end = ((index + 1) * spl).min(end);
+            let Some(bits) = self.leaf_bits(index)? else { return Ok(false) };
+            let (from, to) = (s - index * spl, leaf_end - index * spl);
+            if bits::count_free_range(bits, from, to) != to - from {
+                return Ok(false);
+            }
+            s = leaf_end;
+        }
+        Ok(true)
     }
 
     /// No hole is longer than this many pages, if a search of the whole file
     /// has shown it since the file last grew.
-    pub fn largest_hole(&self) -> Option<u64> {
+    pub(crate) fn largest_hole(&self) -> Option<u64> {
         self.largest_hole
     }
 
     /// Records that no hole is longer than `pages` pages (a search of the
     /// whole file found none longer).
-    pub fn note_largest_hole(&mut self, pages: u64) {
+    pub(crate) fn note_largest_hole(&mut self, pages: u64) {
         self.largest_hole = Some(pages);
     }
 
@@ -278,31 +321,16 @@ impl<'a> SpaceMap<'a> {
     }
 
     /// Marks `extent` used if every sector of it lies in the data area and
-    /// is free; returns false (and the map may be partly changed, so the
-    /// commit must fail) otherwise.
+    /// is free; returns false, and changes nothing, otherwise.
     pub(super) fn take(&mut self, extent: Extent) -> Result<bool> {
-        let Some(end) = extent.checked_end() else { return Ok(false) };
-        if extent.start < self.geo.first_data_sector || end > self.file_sectors {
+        if !self.is_free(extent)? {
             return Ok(false);
         }
-        let spl = self.spl();
-        let mut s = extent.start;
-        while s < end {
-            let index = s / spl;
-            let leaf_end = ((index + 1) * spl).min(end);
-            let leaf = self.leaf_mut(index)?;
-            let (from, to) = (s - index * spl, leaf_end - index * spl);
-            if bits::count_free_range(&leaf.bits, from, to) != to - from {
-                return Ok(false);
-            }
-            bits::set_range(&mut leaf.bits, from, to, true);
-            leaf.free -= to - from;
-            s = leaf_end;
-        }
+        self.set(extent, true)?;
         Ok(true)
     }
 
-    /// Free sectors as this transaction sees them.
+    /// Free sectors in the file, as this commit sees them.
     pub fn free_sectors(&self) -> Result<u64> {
         let mut total = if self.base_depth == 0 { 0i128 } else { self.base.free as i128 };
         for (&index, leaf) in &self.dirty {
@@ -311,7 +339,7 @@ impl<'a> SpaceMap<'a> {
         Ok(total.max(0) as u64)
     }
 
-    /// Free sectors at the end of the file, in whole pages.
+    /// Free sectors at the end of the file (a whole number of pages).
     pub fn free_tail(&self) -> Result<u64> {
         let spp = self.geo.spp;
         let spl = self.spl();
@@ -406,7 +434,7 @@ impl<'a> SpaceMap<'a> {
     /// Grows the file by `sectors` (rounded up to whole pages) and marks the
     /// new sectors free. How much to grow by is policy
     /// ([`AllocationStrategy::growth`](super::AllocationStrategy::growth)).
-    pub fn grow(&mut self, sectors: u64) -> Result<()> {
+    pub(crate) fn grow(&mut self, sectors: u64) -> Result<()> {
         let old = self.file_sectors;
         self.largest_hole = None;
         let new = old.saturating_add(sectors).div_ceil(self.geo.spp) * self.geo.spp;
@@ -476,7 +504,7 @@ impl<'a> SpaceMap<'a> {
 
     /// How many map nodes a commit writes if `extra_leaves` more leaves change:
     /// the changed leaves and their ancestors, plus a path per extra leaf.
-    pub fn changed_nodes_with(&self, extra_leaves: u64) -> u64 {
+    pub(crate) fn changed_nodes_with(&self, extra_leaves: u64) -> u64 {
         let depth = self.geo.map_depth_for(self.file_sectors);
         self.dirty_nodes(depth).len() as u64 + extra_leaves * depth as u64
     }

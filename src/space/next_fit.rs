@@ -11,7 +11,7 @@
 use std::collections::VecDeque;
 
 use super::SpaceMap;
-use super::strategy::{AllocationStrategy, CommitShape, Placement};
+use super::strategy::{AllocationStrategy, CommitShape, Placement, Request};
 use crate::error::Result;
 use crate::format::Extent;
 
@@ -224,7 +224,8 @@ impl AllocationStrategy for NextFit {
         Ok(())
     }
 
-    fn place(&mut self, map: &mut SpaceMap<'_>, max_pages: u64) -> Result<Placement> {
+    fn place(&mut self, map: &mut SpaceMap<'_>, request: Request) -> Result<Placement> {
+        let max_pages = request.pages;
         let spp = map.geo().spp;
         while let Some(&e) = self.reserved.front() {
             if e.sectors < spp {

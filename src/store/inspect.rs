@@ -56,7 +56,7 @@ pub struct RootSlot {
     pub detail: Option<String>,
 }
 
-/// What an extent of the file holds, in a [`SpaceMap`].
+/// What an extent of the file holds, in a [`SpaceLayout`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
@@ -92,7 +92,7 @@ pub struct SpaceExtent {
 /// runs of one kind merged.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct SpaceMap {
+pub struct SpaceLayout {
     /// The version mapped.
     pub version: Version,
     /// Page size in bytes.
@@ -103,7 +103,7 @@ pub struct SpaceMap {
     pub extents: Vec<SpaceExtent>,
 }
 
-impl SpaceMap {
+impl SpaceLayout {
     /// Bytes of one kind.
     pub fn bytes(&self, kind: SpaceKind) -> u64 {
         self.extents.iter().filter(|e| e.kind == kind).map(|e| e.len).sum()
@@ -176,7 +176,7 @@ impl<const P: usize> Store<P> {
     /// assert_eq!(map.extents.iter().map(|e| e.len).sum::<u64>(), map.file_len);
     /// # Ok(()) }
     /// ```
-    pub fn space_map(&self) -> Result<SpaceMap> {
+    pub fn space_map(&self) -> Result<SpaceLayout> {
         let txn = self.begin_read()?;
         let reader = txn.reader();
         let geo = &self.shared.geo;
@@ -214,7 +214,7 @@ impl<const P: usize> Store<P> {
                 Ok(())
             })?;
         }
-        Ok(SpaceMap {
+        Ok(SpaceLayout {
             version: Version(root.version),
             page_size: P,
             file_len: root.file_len,

@@ -6,7 +6,7 @@ mod backup;
 mod inspect;
 mod versions;
 
-pub use inspect::{RootSlot, SpaceExtent, SpaceKind, SpaceMap, page_size_of};
+pub use inspect::{RootSlot, SpaceExtent, SpaceKind, SpaceLayout, page_size_of};
 
 use crate::clock::now_nanos;
 pub use crate::options::{Durability, Options};
@@ -446,6 +446,13 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
         }
     }
 
+    /// How the newest version's free space is laid out: its holes by size and
+    /// the largest (one walk of the free map, not of the data).
+    pub fn free_space(&self) -> Result<crate::space::FreeSpace> {
+        let r = self.begin_read()?;
+        crate::space::free_space(r.reader(), &self.shared.geo, &r.root)
+    }
+
     /// Makes every commit so far durable (with [`Durability::Eventual`]; a no-op
     /// cost otherwise).
     ///
@@ -532,8 +539,7 @@ impl<const PAGE_SIZE: usize> Store<PAGE_SIZE> {
             &shared.header,
             &txn.root,
             shared.zero_hash,
-            &meta,
-            passed_over,
+            crate::verify::MetaCopy { bytes: &meta, passed_over },
             progress,
         )?;
         report.rejected_root = rejected;

@@ -5,7 +5,7 @@ use super::write_out::write_runs;
 use crate::error::{Error, Result};
 use crate::format::{ENTRY_ALLOCATED, Entry, Hash16, RecordKind, Root, SECTOR, hash16};
 use crate::geometry::Geometry;
-use crate::space::{Allocator, Batch, CommitShape, pages_for};
+use crate::space::{Allocator, Batch, CommitShape, Request, pages_for};
 use crate::storage::{PageReader, Storage};
 use crate::table::TableView;
 use crate::txn::changes::Slot;
@@ -72,7 +72,8 @@ pub(super) fn shadow_pages<'t>(
     space.begin(CommitShape { data_pages: data.len() as u64, meta_pages: meta })?;
     let mut locations = Vec::with_capacity(data.len());
     while locations.len() < data.len() {
-        let run = space.alloc_run((data.len() - locations.len()) as u64)?;
+        let request = Request::data(data[locations.len()].0, (data.len() - locations.len()) as u64);
+        let run = space.alloc_run(request)?;
         locations.extend(run.pages(geo.spp));
     }
     // The pages the commit most likely writes: no new map leaves, one list page.
