@@ -11,6 +11,17 @@ use mappedpages::{Error, Options, Store};
 
 const P: usize = 4096;
 
+/// One commit of 16 pages, page `k` filled with `k + 1`; returns their ids.
+fn sixteen_pages(store: &Store<P>) -> Vec<mappedpages::PageId> {
+    let mut w = store.begin_write().unwrap();
+    let ids = w.alloc_bulk(16).unwrap();
+    for (k, &id) in ids.iter().enumerate() {
+        w.page_mut(id).unwrap().fill(k as u8 + 1);
+    }
+    w.commit().unwrap();
+    ids
+}
+
 /// A store file at `path`: 16 pages written at v1, one rewritten at v2.
 /// Returns the file with id 0's page marked free in v2's free map (the leaf
 /// and its reference resealed), and id 0.
@@ -18,12 +29,7 @@ fn lying_free_map(path: &std::path::Path) -> (Vec<u8>, mappedpages::PageId) {
     let id0;
     {
         let store = Store::<P>::create(path).unwrap();
-        let mut w = store.begin_write().unwrap();
-        let ids = w.alloc_bulk(16).unwrap();
-        for (k, &id) in ids.iter().enumerate() {
-            w.page_mut(id).unwrap().fill(k as u8 + 1);
-        }
-        w.commit().unwrap();
+        let ids = sixteen_pages(&store);
         let mut w = store.begin_write().unwrap();
         w.page_mut(ids[1]).unwrap().fill(0xEE);
         w.commit().unwrap();
@@ -125,12 +131,7 @@ fn a_pending_record_listing_a_reached_page_stops_the_first_commit() {
     let id0 = {
         let store = Store::<P>::create(&path).unwrap();
         store.set_history(HistoryWindow::versions(100)).unwrap();
-        let mut w = store.begin_write().unwrap();
-        let ids = w.alloc_bulk(16).unwrap();
-        for (k, &id) in ids.iter().enumerate() {
-            w.page_mut(id).unwrap().fill(k as u8 + 1);
-        }
-        w.commit().unwrap();
+        let ids = sixteen_pages(&store);
         // Freed while the history window keeps v2: a held content record.
         let mut w = store.begin_write().unwrap();
         w.free(ids[15]).unwrap();
