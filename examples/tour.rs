@@ -5,7 +5,7 @@
 //! aborts, durability levels, crash recovery, verification and statistics.
 
 use mappedpages::storage::{CrashStorage, TearPattern};
-use mappedpages::{At, Durability, HistoryWindow, Options, PageId, Store};
+use mappedpages::{At, Durability, HistoryWindow, Options, PageId, Store, Version};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
@@ -129,9 +129,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let older = store.begin_read_at(At::Version(history[0].version))?;
     println!("page 2 at {}: byte {}", older.version(), older.page(ids[2])?[0]);
     drop(older);
-    match store.begin_read_at(At::Version(before_upgrade)) {
-        Err(e) => println!("outside the window: {e}"),
-        Ok(_) => unreachable!("the window keeps 5 versions"),
+    // A version kept by anything reads by its number: the snapshot keeps
+    // `before_upgrade`; the commit that made the snapshot is kept by nothing.
+    assert_eq!(store.begin_read_at(At::Version(before_upgrade))?.version(), before_upgrade);
+    match store.begin_read_at(At::Version(Version(before_upgrade.get() + 1))) {
+        Err(e) => println!("kept by nothing: {e}"),
+        Ok(_) => unreachable!("neither the window nor a snapshot keeps it"),
     }
     let snap_hash = store.begin_read_at(At::Snapshot("before-upgrade"))?.content_hash();
     let restored = store.restore(At::Snapshot("before-upgrade"))?;
