@@ -215,6 +215,17 @@ impl<const P: usize> ReadOnlyStore<P> {
         self.inner.history_window()
     }
 
+    /// A backup stream of a version, as [`Store::backup`] (a backup only
+    /// reads the store, so a shared lock is enough).
+    pub fn backup<W: std::io::Write>(
+        &self,
+        out: W,
+        at: crate::At<'_>,
+        options: crate::BackupOptions,
+    ) -> Result<crate::BackupReport> {
+        self.inner.backup(out, at, options)
+    }
+
     /// A compacted copy of a version in a new file, as [`Store::export_with`]
     /// (export writes only the new file).
     pub fn export_with(

@@ -22,6 +22,12 @@ impl Failure {
         Failure { file: file.to_owned(), kind, message: message.into() }
     }
 
+    /// An I/O error about `file` while `doing` something.
+    pub fn io(file: &Path, doing: &str, e: std::io::Error) -> Failure {
+        let kind = if e.kind() == std::io::ErrorKind::AlreadyExists { "exists" } else { "io" };
+        Failure::new(file, kind, format!("{doing}: {e}"))
+    }
+
     /// A library error about `file`.
     pub fn store(file: &Path, e: Error) -> Failure {
         let kind = match &e {
@@ -37,6 +43,7 @@ impl Failure {
             Error::InvalidName(_) | Error::InvalidArgument(_) => "invalid_argument",
             Error::VersionNotRetained { .. } => "version_not_retained",
             Error::Cancelled => "cancelled",
+            Error::Backup(_) => "bad_stream",
             _ => "error",
         };
         let message = match &e {

@@ -57,6 +57,8 @@ enum Command {
     Export(commands::export::Args),
     Dump(commands::dump::Args),
     Upgrade(commands::upgrade::Args),
+    Backup(commands::backup::Args),
+    Restore(commands::backup::RestoreArgs),
 }
 
 fn run(command: &Command, out: &mut Out) -> Result<ExitCode, Failure> {
@@ -68,6 +70,8 @@ fn run(command: &Command, out: &mut Out) -> Result<ExitCode, Failure> {
         Command::Export(a) => a.run(out),
         Command::Dump(a) => a.run(out),
         Command::Upgrade(a) => a.run(out),
+        Command::Backup(a) => a.run(out),
+        Command::Restore(a) => a.run(out),
     }
 }
 

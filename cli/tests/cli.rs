@@ -429,3 +429,72 @@ fn help_shows_examples() {
         assert!(text.contains("Example"), "{cmd}: {text}");
     }
 }
+
+/// `backup` writes a full stream and an incremental since it; `restore`
+/// rebuilds the store from the chain with the source's content hash and
+/// pages. A damaged stream is refused (`bad_stream`), and leaves no file.
+#[test]
+fn backup_and_restore_a_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = sample(dir.path());
+    let full = dir.path().join("full.mpb");
+    let (code, v, err) = run_json(&["backup", s(&path), s(&full)]);
+    assert_eq!(code, 0, "{v} {err}");
+    assert_eq!(v["report"]["version"], 6);
+    assert!(v["report"]["base"].is_null());
+    // A commit after the full backup, then an incremental since it.
+    with_files(|| {
+        let store = Store::<4096>::open(&path).unwrap();
+        let mut w = store.begin_write().unwrap();
+        w.write(PageId::from_raw(3), &content(3, 9)).unwrap();
+        w.commit().unwrap();
+    });
+    let incr = dir.path().join("incr.mpb");
+    let (code, v, err) = run_json(&["backup", s(&path), s(&incr), "--since", s(&full)]);
+    assert_eq!(code, 0, "{v} {err}");
+    assert_eq!(v["report"]["base"][0], 6);
+    assert_eq!(v["report"]["pages"], 1, "only the page written since");
+    let (source_hash, source_version) = with_files(|| {
+        let store = Store::<4096>::open(&path).unwrap();
+        let hash = store.begin_read().unwrap().content_hash().to_string();
+        (hash, store.version().get())
+    });
+    let copy = dir.path().join("copy.db");
+    let (code, v, err) = run_json(&["restore", s(&copy), s(&full), s(&incr)]);
+    assert_eq!(code, 0, "{v} {err}");
+    assert_eq!(v["version"], source_version);
+    assert_eq!(v["content_hash"], source_hash.as_str());
+    with_files(|| {
+        let store = Store::<4096>::open(&copy).unwrap();
+        assert_eq!(store.begin_read().unwrap().page(PageId::from_raw(3)).unwrap(), content(3, 9).as_slice());
+        assert!(store.verify().unwrap().is_pristine());
+    });
+    // The incremental alone is not a chain: refused, nothing written.
+    let lone = dir.path().join("lone.db");
+    let (code, v, _) = run_json(&["restore", s(&lone), s(&incr)]);
+    assert_eq!((code, v["error"]["kind"].as_str()), (2, Some("bad_stream")), "{v}");
+    assert!(!lone.exists());
+    // A flipped byte in the stream: refused, nothing written.
+    let mut bytes = std::fs::read(&full).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x10;
+    let bad = dir.path().join("bad.mpb");
+    std::fs::write(&bad, &bytes).unwrap();
+    let (code, v, _) = run_json(&["restore", s(&lone), s(&bad)]);
+    assert_eq!((code, v["error"]["kind"].as_str()), (2, Some("bad_stream")), "{v}");
+    assert!(!lone.exists());
+    // A backup over an existing file is refused and leaves it alone.
+    let (code, _, err) = run(&["backup", s(&path), s(&full)]);
+    assert_eq!(code, 2);
+    assert!(err.contains("exists"), "{err}");
+    // An incremental since the version the store is at is refused.
+    let same = dir.path().join("same.mpb");
+    let (code, v, _) = run_json(&["backup", s(&path), s(&same), "--since", s(&incr)]);
+    assert_eq!((code, v["error"]["kind"].as_str()), (2, Some("invalid_argument")), "{v}");
+    assert!(!same.exists(), "a failed backup leaves no file");
+    // Text output names what was written.
+    let text = dir.path().join("text.mpb");
+    let (code, stdout, _) = run(&["backup", s(&path), s(&text)]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("full backup of v7") && stdout.contains("19 pages"), "{stdout}");
+}

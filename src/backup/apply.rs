@@ -18,6 +18,7 @@ use crate::txn::Slot;
 
 /// What applying a stream did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ApplyReport {
     /// The version the store is at now (the stream's target).
     pub version: Version,

@@ -43,6 +43,7 @@ pub struct BackupOptions {
 
 /// What a backup wrote.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct BackupReport {
     /// The version backed up.
     pub version: Version,

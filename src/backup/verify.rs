@@ -14,6 +14,7 @@ use crate::table::build_dense;
 
 /// What a verified stream holds (see [`verify_backup`](crate::verify_backup)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct StreamInfo {
     /// The store id (lineage) of the store it was made from.
     pub store_id: [u8; 16],

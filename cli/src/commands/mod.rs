@@ -1,5 +1,6 @@
 //! One module per subcommand: its clap `Args` and its `run`.
 
+pub mod backup;
 pub mod dump;
 pub mod export;
 pub mod history;
