@@ -533,7 +533,10 @@ pub(crate) fn bits_in_use(
     start: u64,
     sectors: u64,
 ) -> Result<bool> {
-    let map = SpaceMap::new(*reader, geo, root.map, root.map_depth, root.file_len / SECTOR, u64::MAX);
+    // Its callers (verify, the first-commit check) walked the map with every
+    // checksum checked; hashing the path's nodes again for each extent tested
+    // made the first-commit check of a 1 GiB store take 275 ms instead of 28.
+    let map = SpaceMap::new(*reader, geo, root.map, root.map_depth, root.file_len / SECTOR, u64::MAX).own_after(0);
     let spl = geo.sector_cover[0];
     let mut s = start;
     while s < start + sectors {
